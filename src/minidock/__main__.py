@@ -1,0 +1,5 @@
+"""Allow `python -m minidock`."""
+
+from minidock.cli.main import main
+
+main()
