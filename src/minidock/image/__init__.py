@@ -1,0 +1,1 @@
+"""The OCI image model: descriptors, manifests, indexes, configs and history."""

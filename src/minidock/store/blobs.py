@@ -1,0 +1,210 @@
+"""Content-addressed blobs in `blobs/sha256/<hex>`.
+
+A blob is written to a temp file inside the store (hashed while writing), then
+fsynced and renamed into place, so a blob path either does not exist or holds
+exactly the content its name promises. Every read is checked against digest and
+size. Temp files are flocked by their writer; a temp file whose lock can be
+taken belongs to a dead writer and is removed by `clean_temp`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO
+
+from minidock.digest import Digest, VerifyingReader
+from minidock.errors import DigestError, NotFoundError
+
+CHUNK = 1 << 20
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobWriter:
+    """Streams bytes into a temp file and commits them under their digest.
+
+    Use as a context manager: leaving it with an exception (or without
+    `commit`) removes the temp file. `expected` makes commit refuse content that
+    does not hash to it.
+    """
+
+    def __init__(self, blobs: BlobStore, expected: Digest | None = None,
+                 expected_size: int | None = None):
+        self._blobs = blobs
+        self._expected = expected
+        self._expected_size = expected_size
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.path = blobs.tmp_dir / f"blob-{os.getpid()}-{secrets.token_hex(8)}"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                           0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._file: BinaryIO = os.fdopen(self._fd, "wb", buffering=CHUNK)
+        self.digest: Digest | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        if self._expected_size is not None and self.size > self._expected_size:
+            raise DigestError(
+                f"blob {self._expected or ''}: size mismatch: more than "
+                f"{self._expected_size} bytes".replace("blob : ", "blob: "))
+        return self._file.write(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def commit(self) -> Digest:
+        """fsync, verify, and rename into place; returns the digest."""
+        digest = Digest("sha256:" + self._hash.hexdigest())
+        name = str(self._expected or digest)
+        if self._expected_size is not None and self.size != self._expected_size:
+            raise DigestError(f"blob {name}: size mismatch: expected {self._expected_size} "
+                              f"bytes, got {self.size}")
+        if self._expected is not None and digest != self._expected:
+            raise DigestError(f"blob {name}: digest mismatch: content hashes to {digest}")
+        self._file.flush()
+        os.fsync(self._fd)
+        final = self._blobs.path(digest)
+        os.rename(self.path, final)
+        fsync_dir(final.parent)
+        self._file.close()
+        self.digest = digest
+        return digest
+
+    def abort(self) -> None:
+        if self.digest is None:
+            try:
+                self._file.close()
+            finally:
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+class BlobStore:
+    def __init__(self, root: Path):
+        self.root = root
+        self.dir = root / "blobs" / "sha256"
+        self.tmp_dir = root / "tmp"
+
+    def path(self, digest: Digest) -> Path:
+        return self.dir / digest.hex
+
+    def exists(self, digest: Digest) -> bool:
+        return self.path(digest).exists()
+
+    def size(self, digest: Digest) -> int:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {digest} not found in the store") from None
+
+    def open(self, digest: Digest, size: int | None = None) -> VerifyingReader:
+        """A reader that raises DigestError at EOF unless content matches."""
+        try:
+            f = open(self.path(digest), "rb", buffering=CHUNK)  # noqa: SIM115
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {digest} not found in the store") from None
+        return VerifyingReader(f, digest, size)
+
+    def read(self, digest: Digest, size: int | None = None) -> bytes:
+        with self.open(digest, size) as r:
+            return r.read()
+
+    def verify(self, digest: Digest, size: int | None = None) -> None:
+        with self.open(digest, size) as r:
+            while r.read(CHUNK):
+                pass
+
+    def writer(self, expected: Digest | None = None,
+               expected_size: int | None = None) -> BlobWriter:
+        return BlobWriter(self, expected, expected_size)
+
+    def put(self, data: bytes, expected: Digest | None = None) -> Digest:
+        digest = Digest.of_bytes(data)
+        if expected is not None and digest != expected:
+            raise DigestError(f"blob {expected}: digest mismatch: content hashes to {digest}")
+        if self.exists(digest):
+            return digest
+        with self.writer() as w:
+            w.write(data)
+            return w.commit()
+
+    def copy_in(self, stream: BinaryIO, expected: Digest | None = None,
+                expected_size: int | None = None) -> tuple[Digest, int]:
+        """Stream into the store, verifying against `expected` when given.
+
+        Committing over an existing blob is harmless (same bytes) and repairs
+        a copy that was corrupted on disk.
+        """
+        with self.writer(expected, expected_size) as w:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                w.write(chunk)
+            return w.commit(), w.size
+
+    def all(self) -> list[Digest]:
+        if not self.dir.is_dir():
+            return []
+        out = []
+        for name in os.listdir(self.dir):
+            if len(name) == 64:
+                try:
+                    out.append(Digest("sha256:" + name))
+                except DigestError:
+                    continue
+        return out
+
+    def delete(self, digest: Digest) -> None:
+        try:
+            os.unlink(self.path(digest))
+        except FileNotFoundError:
+            pass
+
+    def clean_temp(self) -> int:
+        """Remove temp files of writers that died (their flock is free)."""
+        removed = 0
+        if not self.tmp_dir.is_dir():
+            return 0
+        for entry in os.scandir(self.tmp_dir):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(fd)
+        return removed

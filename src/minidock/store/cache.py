@@ -1,0 +1,52 @@
+"""The build cache index: cache key -> image manifest digest.
+
+One small file per key under `cache/keys/`, written atomically, so concurrent
+builds never corrupt each other. Every entry is a garbage-collection root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from minidock.digest import Digest
+from minidock.errors import DigestError
+from minidock.store.refs import write_file_atomic
+
+
+class BuildCache:
+    def __init__(self, root: Path):
+        self.dir = root / "cache" / "keys"
+        self.tmp_dir = root / "tmp"
+
+    def _path(self, key: str) -> Path:
+        return self.dir / hashlib.sha256(key.encode()).hexdigest()
+
+    def get(self, key: str) -> Digest | None:
+        try:
+            return Digest(self._path(key).read_text().strip())
+        except (FileNotFoundError, DigestError):
+            return None
+
+    def put(self, key: str, manifest: Digest) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_file_atomic(self._path(key), str(manifest).encode(), self.tmp_dir)
+
+    def roots(self) -> set[Digest]:
+        out: set[Digest] = set()
+        if not self.dir.is_dir():
+            return out
+        for name in os.listdir(self.dir):
+            try:
+                out.add(Digest((self.dir / name).read_text().strip()))
+            except (OSError, DigestError):
+                continue
+        return out
+
+    def prune(self) -> int:
+        """Forget every entry; returns how many there were."""
+        n = len(os.listdir(self.dir)) if self.dir.is_dir() else 0
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return n
