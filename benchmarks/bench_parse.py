@@ -1,0 +1,90 @@
+"""Time parsing + evaluating a generated 5,000-instruction Dockerfile.
+
+Prints the median of several runs. Target: under 0.2 s on the reference
+machine. Run with: `python benchmarks/bench_parse.py [instructions] [runs]`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from minidock.dockerfile import ImageBase, Platform, StageBase, load
+
+STAGE_SIZE = 100
+
+
+def generate(instructions: int) -> bytes:
+    """A Dockerfile with a realistic mix of instructions, split into stages."""
+    lines = ["# syntax=docker/dockerfile:1", "ARG BASE=debian:12", "ARG VERSION=1.0"]
+    count = 0
+    stage = 0
+    while count < instructions:
+        base = "${BASE}" if stage == 0 else f"stage{stage - 1}"
+        lines.append(f"FROM {base} AS stage{stage}")
+        count += 1
+        body = [
+            "ARG VERSION",
+            'ENV APP_HOME=/opt/app PATH="/opt/app/bin:$PATH" VERSION_${VERSION}=yes',
+            "WORKDIR $APP_HOME/src",
+            "LABEL org.opencontainers.image.version=$VERSION maintainer=\"team <t@example.com>\"",
+            "COPY --chown=1000:1000 --chmod=0644 requirements.txt ./",
+            "RUN apt-get update && \\\n    apt-get install -y --no-install-recommends "
+            "ca-certificates curl && \\\n    rm -rf /var/lib/apt/lists/*",
+            "RUN --mount=type=cache,target=/root/.cache,sharing=locked pip install -r "
+            "requirements.txt",
+            'COPY ["src/", "./src/"]',
+            "EXPOSE 8080 9090/udp",
+            "USER 1000:1000",
+            'HEALTHCHECK --interval=30s --timeout=5s --retries=3 CMD curl -f '
+            'http://localhost:8080/ || exit 1',
+            "VOLUME /data",
+            'CMD ["python", "-m", "app", "--port", "8080"]',
+            "RUN <<EOF\nset -e\necho building ${VERSION}\nEOF",
+        ]
+        i = 0
+        while i < STAGE_SIZE - 1 and count < instructions:
+            lines.append(body[i % len(body)])
+            count += 1
+            i += 1
+        stage += 1
+    return ("\n".join(lines) + "\n").encode()
+
+
+def parse_and_evaluate(data: bytes) -> int:
+    df = load(data)
+    plan = df.plan(platform=Platform())
+    configs: dict[int, dict] = {}
+    steps = 0
+    for planned in plan.stages:
+        if isinstance(planned.base, StageBase):
+            base = configs[planned.base.index]
+        elif isinstance(planned.base, ImageBase):
+            base = {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Cmd": ["bash"]}
+        else:
+            base = None
+        result = plan.evaluate(planned, base)
+        configs[planned.stage.index] = result.state.config
+        steps += len(result.steps)
+    return steps
+
+
+def main() -> None:
+    instructions = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+    data = generate(instructions)
+    timings = []
+    steps = 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        steps = parse_and_evaluate(data)
+        timings.append(time.perf_counter() - start)
+    median = statistics.median(timings)
+    print(f"{instructions} instructions ({steps} steps evaluated, {len(data)} bytes): "
+          f"parse+evaluate median {median:.3f} s over {runs} runs "
+          f"(min {min(timings):.3f} s, target < 0.2 s)")
+
+
+if __name__ == "__main__":
+    main()

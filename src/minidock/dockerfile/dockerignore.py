@@ -1,0 +1,254 @@
+""".dockerignore: which context paths COPY and ADD must not see.
+
+Semantics are Docker's:
+* lines starting with `#` are comments; lines are trimmed; blank lines skipped;
+* patterns are cleaned (`./a/` -> `a`, a leading `/` dropped);
+* `*` and `?` do not cross `/`; `**` matches any number of directories;
+  `[a-z]` classes; `\\` escapes the next character;
+* a pattern that matches a directory also matches everything below it;
+* `!pattern` re-includes; patterns apply in order and the last one that
+  matches decides.
+
+`IgnoreMatcher.can_skip_dir` tells a context walker when an excluded directory
+need not be entered at all: only when no later `!` pattern could re-include a
+path below it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from minidock.errors import BuildError
+
+IGNORE_FILE = ".dockerignore"
+_GO_TRIM = "\t\n\v\f\r \x85\xa0"
+
+
+def _clean(pattern: str) -> str:
+    """Go's filepath.Clean for slash paths (a lone leading `//` collapses too)."""
+    clean = posixpath.normpath(pattern)
+    if clean.startswith("//"):
+        clean = "/" + clean.lstrip("/")
+    return clean
+
+
+def read_ignore_patterns(data: bytes | str) -> list[str]:
+    """The patterns of an ignore file, normalised, `!` kept on exceptions."""
+    text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    patterns: list[str] = []
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        if line.startswith("#"):
+            continue
+        pattern = line.strip(_GO_TRIM)
+        if not pattern:
+            continue
+        invert = pattern.startswith("!")
+        if invert:
+            pattern = pattern[1:].strip(_GO_TRIM)
+        if pattern:
+            pattern = _clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        patterns.append("!" + pattern if invert else pattern)
+    return patterns
+
+
+def _translate(pattern: str, *, whole_path: bool) -> str:
+    """Regex source for a pattern (or for one segment when not `whole_path`)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            if whole_path and i < n and pattern[i] == "*":
+                i += 1
+                if i < n and pattern[i] == "/":
+                    i += 1
+                out.append(".*" if i >= n else "(?:.*/)?")
+            else:
+                out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "\\":
+            if i < n:
+                out.append(re.escape(pattern[i]))
+                i += 1
+            else:
+                out.append(re.escape("\\"))
+        elif ch == "[":
+            end = _class_end(pattern, i)
+            out.append(_class(pattern[i:end]))
+            i = end + 1
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Index of the `]` closing a class that opened before `start`."""
+    i = start
+    n = len(pattern)
+    if i < n and pattern[i] == "^":
+        i += 1
+    if i < n and pattern[i] == "]":
+        raise BuildError(f"syntax error in pattern: {pattern}")  # an empty class
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "]":
+            return i
+        i += 1
+    raise BuildError(f"syntax error in pattern: {pattern}")
+
+
+def _class(body: str) -> str:
+    """A `[...]` class body as a Python regex class (`^` negates, `\\` escapes)."""
+    out = ["["]
+    j = 0
+    if body.startswith("^"):
+        out.append("^")
+        j = 1
+    while j < len(body):
+        ch = body[j]
+        if ch == "\\" and j + 1 < len(body):
+            out.append(re.escape(body[j + 1]))
+            j += 2
+            continue
+        out.append("\\" + ch if ch in "[&~|\\" else ch)
+        j += 1
+    out.append("]")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    text: str
+    exclusion: bool
+    regex: re.Pattern[str]
+    segments: tuple[str, ...]
+
+    def matches(self, path: str, parents: Sequence[str]) -> bool:
+        if self.regex.match(path):
+            return True
+        return any(self.regex.match(parent) for parent in parents)
+
+    def could_match_below(self, directory: str) -> bool:
+        """Whether some path strictly inside `directory` may match (conservative)."""
+        parts = directory.split("/")
+        for index, segment in enumerate(self.segments):
+            if "**" in segment:
+                return True
+            if index >= len(parts):
+                return True
+            if not re.fullmatch(_translate(segment, whole_path=False), parts[index]):
+                return False
+        return True
+
+
+def _compile(pattern: str) -> _Pattern:
+    text = pattern.strip(_GO_TRIM)
+    text = _clean(text)
+    exclusion = text.startswith("!")
+    if exclusion:
+        if len(text) == 1:
+            raise BuildError('illegal exclusion pattern: "!"')
+        text = _clean(text[1:])
+        if text.startswith("/"):
+            text = text[1:]
+    try:
+        regex = re.compile("^" + _translate(text, whole_path=True) + "$", re.DOTALL)
+    except re.error as exc:
+        raise BuildError(f"syntax error in pattern: {pattern}: {exc}") from None
+    return _Pattern(text=text, exclusion=exclusion, regex=regex,
+                    segments=tuple(text.split("/")))
+
+
+def _normalize_path(path: str) -> str:
+    path = _clean(path)
+    return path.lstrip("/") or "."
+
+
+class IgnoreMatcher:
+    """Ordered .dockerignore patterns applied to context-relative slash paths."""
+
+    def __init__(self, patterns: Iterable[str] = ()):
+        compiled = []
+        for pattern in patterns:
+            if pattern.strip(_GO_TRIM):
+                compiled.append(_compile(pattern))
+        self._patterns: tuple[_Pattern, ...] = tuple(compiled)
+        self.has_exceptions = any(p.exclusion for p in self._patterns)
+
+    @classmethod
+    def from_text(cls, data: bytes | str) -> IgnoreMatcher:
+        return cls(read_ignore_patterns(data))
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return tuple(("!" if p.exclusion else "") + p.text for p in self._patterns)
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def matches(self, path: str) -> bool:
+        """True when `path` (or a directory above it) is excluded from the context."""
+        if not self._patterns:
+            return False
+        path = _normalize_path(path)
+        parts = path.split("/")
+        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        matched = False
+        for pattern in self._patterns:
+            if pattern.exclusion != matched:
+                continue  # only a pattern that could change the answer is tried
+            if pattern.matches(path, parents):
+                matched = not pattern.exclusion
+        return matched
+
+    __call__ = matches
+
+    def can_skip_dir(self, path: str) -> bool:
+        """True when `path` is excluded and nothing below it can be re-included."""
+        if not self.matches(path):
+            return False
+        path = _normalize_path(path)
+        parts = path.split("/")
+        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        last_exclusion = -1
+        for index, pattern in enumerate(self._patterns):
+            if not pattern.exclusion and pattern.matches(path, parents):
+                last_exclusion = index
+        for pattern in self._patterns[last_exclusion + 1:]:
+            if pattern.exclusion and pattern.could_match_below(path):
+                return False
+        return True
+
+
+def ignore_file_for(context_dir: str | Path, dockerfile: str | Path | None = None) -> Path | None:
+    """The ignore file that applies: `<Dockerfile>.dockerignore` next to the
+    Dockerfile wins over the context's `.dockerignore`; None when neither exists."""
+    if dockerfile is not None:
+        specific = Path(str(dockerfile) + IGNORE_FILE)
+        if specific.is_file():
+            return specific
+    default = Path(context_dir) / IGNORE_FILE
+    return default if default.is_file() else None
+
+
+def load_ignore_file(context_dir: str | Path,
+                     dockerfile: str | Path | None = None) -> IgnoreMatcher:
+    """The matcher for a build: reads the applicable ignore file, if any."""
+    found = ignore_file_for(context_dir, dockerfile)
+    if found is None:
+        return IgnoreMatcher()
+    return IgnoreMatcher.from_text(found.read_bytes())
