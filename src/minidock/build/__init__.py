@@ -1,0 +1,32 @@
+"""The builder: `minidock build` as a library.
+
+What other modules use:
+- `open_context(path, dockerfile, stdin=..., tmp_parent=...) -> (BuildContext, Dockerfile)`;
+- `build_image(store, context, dockerfile_bytes, BuildOptions(...), progress=..., executor=...)
+  -> BuildResult` (`.image`, `.image_id`, `.tags`);
+- `prune_build_cache(store) -> bytes reclaimed`;
+- progress events in `minidock.build.events`; `Executor` for RUN in `minidock.build.executor`.
+"""
+
+from minidock.build.builder import (
+    BuildOptions,
+    BuildResult,
+    RunFailed,
+    build_image,
+    prune_build_cache,
+    source_date_epoch_from_env,
+)
+from minidock.build.context import BuildContext, Dockerfile, IgnoreRules, open_context
+
+__all__ = [
+    "BuildContext",
+    "BuildOptions",
+    "BuildResult",
+    "Dockerfile",
+    "IgnoreRules",
+    "RunFailed",
+    "build_image",
+    "open_context",
+    "prune_build_cache",
+    "source_date_epoch_from_env",
+]
