@@ -1,0 +1,141 @@
+"""`volume create|ls|inspect|rm|prune`, with Docker's output."""
+
+from __future__ import annotations
+
+import click
+
+from minidock.cli.output import go_json, human_size4, render_table
+from minidock.errors import MinidockError
+from minidock.settings import Settings
+
+
+def _root(ctx: click.Context):  # type: ignore[no-untyped-def]
+    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
+    return settings.root
+
+
+@click.group("volume")
+def volume_group() -> None:
+    """Manage volumes."""
+
+
+@volume_group.command("create")
+@click.argument("name", required=False)
+@click.option("-l", "--label", "labels", multiple=True, help="Set metadata for a volume")
+@click.option("-d", "--driver", default="local", help="Specify volume driver name")
+@click.pass_context
+def create(ctx: click.Context, name: str | None, labels: tuple[str, ...], driver: str) -> None:
+    """Create a volume."""
+    from minidock.runtime.volumes import create_volume
+
+    if driver != "local":
+        raise MinidockError(f'create {name or ""}: volume driver "{driver}" is not supported',
+                            exit_code=1)
+    values = dict(label.partition("=")[::2] for label in labels)
+    vol, _ = create_volume(_root(ctx), name, labels=values)
+    click.echo(vol.name)
+
+
+@volume_group.command("ls")
+@click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
+@click.option("--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@click.pass_context
+def ls(ctx: click.Context, quiet: bool, fmt: str | None) -> None:
+    """List volumes."""
+    from minidock.runtime.volumes import list_volumes
+
+    volumes = list_volumes(_root(ctx))
+    if quiet:
+        for vol in volumes:
+            click.echo(vol.name)
+        return
+    if fmt:
+        from minidock.cli.images import format_rows
+
+        contexts = [{"Driver": "local", "Name": v.name, "Mountpoint": str(v.mountpoint),
+                     "Scope": "local", "Labels": ",".join(f"{k}={x}" for k, x in
+                                                          v.labels.items())} for v in volumes]
+        headers = {"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT",
+                   "Scope": "SCOPE", "Labels": "LABELS"}
+        click.echo(format_rows(fmt, contexts, headers, ["Driver", "Name"]), nl=False)
+        return
+    click.echo(render_table([["DRIVER", "VOLUME NAME"]] + [["local", v.name] for v in volumes]),
+               nl=False)
+
+
+volume_group.add_command(ls, "list")
+
+
+@volume_group.command("inspect")
+@click.argument("names", nargs=-1, required=True, metavar="VOLUME...")
+@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@click.pass_context
+def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None) -> int:
+    """Display detailed information on one or more volumes."""
+    from minidock.runtime.volumes import get_volume
+
+    docs = []
+    failed = 0
+    for name in names:
+        try:
+            docs.append(get_volume(_root(ctx), name).inspect())
+        except MinidockError as exc:
+            failed += 1
+            click.echo(f"Error: {exc.message}", err=True)
+    if fmt:
+        from minidock.cli.gotemplate import Template
+
+        template = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
+        for doc in docs:
+            click.echo(template.render(doc))
+    elif docs or not failed:
+        click.echo(go_json(docs, indent=4))
+    return 1 if failed else 0
+
+
+@volume_group.command("rm")
+@click.argument("names", nargs=-1, required=True, metavar="VOLUME...")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of one or more volumes")
+@click.pass_context
+def rm(ctx: click.Context, names: tuple[str, ...], force: bool) -> int:
+    """Remove one or more volumes."""
+    from minidock.errors import VolumeNotFound
+    from minidock.runtime.volumes import remove_volume
+
+    failed = 0
+    for name in names:
+        try:
+            remove_volume(_root(ctx), name)
+            click.echo(name)
+        except VolumeNotFound:
+            if not force:
+                failed += 1
+                click.echo(f"Error: No such volume: {name}", err=True)
+        except MinidockError as exc:
+            failed += 1
+            click.echo(f"Error: {exc.message}", err=True)
+    return 1 if failed else 0
+
+
+volume_group.add_command(rm, "remove")
+
+
+@volume_group.command("prune")
+@click.option("-a", "--all", "all_volumes", is_flag=True,
+              help="Remove all unused volumes, not just anonymous ones")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.pass_context
+def prune(ctx: click.Context, all_volumes: bool, force: bool) -> None:
+    """Remove unused local volumes."""
+    from minidock.cli.images import confirm
+    from minidock.runtime.volumes import prune_volumes
+
+    warning = ("WARNING! This will remove all local volumes not used by at least one "
+               "container." if all_volumes else "WARNING! This will remove anonymous local "
+               "volumes not used by at least one container.")
+    if not force and not confirm(warning):
+        return
+    removed, reclaimed = prune_volumes(_root(ctx), all_volumes=all_volumes)
+    if removed:
+        click.echo("Deleted Volumes:\n" + "\n".join(removed) + "\n")
+    click.echo(f"Total reclaimed space: {human_size4(reclaimed)}")

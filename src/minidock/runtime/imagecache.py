@@ -1,0 +1,85 @@
+"""What `run` needs of an image, remembered so later runs skip the store.
+
+Resolving a reference through the store (which parses index.json, reads and
+verifies the manifest and config blobs) is cheap, but importing the store and
+the image model costs more than everything else `run` does. So the first
+`run` of a reference resolves it through the store and records the result
+(image ID, config, extracted layer dirs) under `containers/.images/`, keyed
+by the reference as typed, together with the identity of the store's
+`index.json` at that moment. Every change of references (tag, load, pull,
+rmi, commit) replaces index.json atomically, which changes its identity; an
+entry is used only while index.json is that same file and every layer dir
+still exists, so a stale entry is never used.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+
+from minidock.runtime.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+CACHE_DIR = ".images"
+
+
+class ResolvedImage(Record):
+    __slots__ = ("id", "config", "layers")
+
+    def __init__(self, id: str, config: dict[str, Any], layers: list[str]):  # noqa: A002
+        self.id = id  # the config digest: Docker's IMAGE ID
+        self.config = config
+        self.layers = layers  # extracted layer dirs, bottom first
+
+
+def index_identity(root: str) -> list[int] | None:
+    """(inode, size, mtime) of index.json: changes whenever references change."""
+    try:
+        st = os.stat(os.path.join(root, "index.json"))
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _entry_path(root: str, reference: str) -> str:
+    """A file name for the reference (entries hold the full reference, so two long
+    references that share a checksum only evict each other)."""
+    raw = reference.encode("utf-8", "surrogateescape")
+    key = raw.hex() if len(raw) <= 100 else f"{binascii.crc32(raw):08x}-{len(raw)}"
+    return os.path.join(root, "containers", CACHE_DIR, key + ".json")
+
+
+def lookup(root: str, reference: str) -> ResolvedImage | None:
+    """The recorded resolution of `reference`, if it is still valid."""
+    identity = index_identity(root)
+    if identity is None:
+        return None
+    try:
+        with open(_entry_path(root, reference), encoding="utf-8") as f:
+            entry = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if entry.get("reference") != reference or entry.get("index") != identity:
+        return None
+    layers = entry.get("layers")
+    if not isinstance(layers, list) or not all(os.path.isdir(p) for p in layers):
+        return None
+    return ResolvedImage(entry["id"], entry["config"], layers)
+
+
+def record(root: str, reference: str, identity: list[int] | None,
+           image: ResolvedImage) -> None:
+    """Remember a resolution made while index.json had `identity`."""
+    if identity is None:
+        return
+    path = _entry_path(root, reference)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"reference": reference, "index": identity, "id": image.id,
+                   "config": image.config, "layers": image.layers}, f)
+    os.replace(tmp, path)

@@ -1,0 +1,151 @@
+"""Work on a container's filesystem as the container sees it (rootfs + volumes).
+
+A running container is reached through `/proc/<pid>/root`, which the kernel
+resolves inside the container's own mount namespace. A stopped container has
+no mounts at all (they lived in its mount namespace), so a forked child makes
+a private mount namespace (and user namespace when rootless), mounts the
+rootfs and the container's volumes there, and does the work; everything it
+mounted disappears when it exits. The container's lock keeps a `start` from
+mounting the same overlay upper dir at the same time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Callable
+
+from minidock.runtime import libc
+from minidock.runtime.containers import Container
+from minidock.runtime.rootfs import get_driver
+from minidock.runtime.sandbox import (
+    _bind,
+    _error_from,
+    _read_error,
+    _report,
+    plan_idmap,
+)
+
+
+def with_container_root(container: Container, work: Callable[[str], None]) -> None:
+    """Call `work(root_path)` with the container's filesystem at `root_path`.
+
+    For a stopped container `work` runs in a child process: it may write to
+    inherited fds (stdout) and raise MinidockError, which is re-raised here
+    with its message and exit code; other results do not come back.
+    """
+    container.refresh()
+    if container.running and container.container_alive():
+        work(f"/proc/{container.pid}/root")
+        return
+    with container.lock():
+        _in_private_mount(container, work)
+
+
+def in_container_mount_ns(container: Container, work: Callable[[str], None]) -> None:
+    """Call `work("/")` in a child whose root is the container's own view.
+
+    For a running container the child joins its mount namespace (and user
+    namespace when it has one), so every path, symlinks included, resolves
+    exactly as inside the container; a stopped one is mounted privately.
+    """
+    container.refresh()
+    if not (container.running and container.container_alive()):
+        with container.lock():
+            _in_private_mount(container, work, chroot=True)
+        return
+    target = container.pid
+    fds = []
+    if os.stat(f"/proc/{target}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+        fds.append(os.open(f"/proc/{target}/ns/user", os.O_RDONLY | os.O_CLOEXEC))
+    fds.append(os.open(f"/proc/{target}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC))
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    import sys
+
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(err_r)
+            libc.set_pdeathsig(signal.SIGKILL)
+            for fd in fds:
+                libc.setns(fd, 0)
+            work("/")
+            sys.stdout.flush()
+        except BaseException as exc:  # noqa: B036 - report whatever stopped us
+            _report(err_w, exc)
+            code = getattr(exc, "exit_code", 1) or 1
+        os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    os.close(err_w)
+    try:
+        error = _read_error(err_r)
+    finally:
+        os.close(err_r)
+        os.waitpid(pid, 0)
+    if error:
+        raise _error_from(error)
+
+
+def _in_private_mount(container: Container, work: Callable[[str], None], *,
+                      chroot: bool = False) -> None:
+    spec = container.spec
+    idmap = plan_idmap() if os.geteuid() != 0 else None
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    import sys
+
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            ours.close()
+            os.close(err_r)
+            libc.set_pdeathsig(signal.SIGKILL)
+            flags = libc.CLONE_NEWNS
+            if idmap is not None:
+                flags |= libc.CLONE_NEWUSER
+            libc.unshare(flags)
+            if idmap is not None:
+                if idmap.external:
+                    theirs.send(b"U")
+                    if theirs.recv(16) != b"G":
+                        raise RuntimeError("user namespace mapping failed")
+                else:
+                    idmap.write_own()
+            libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+            root = get_driver(spec.driver).mount(spec.bundle, libc.mount,
+                                                 rootless=idmap is not None)
+            root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            for m in spec.mounts:
+                if os.path.exists(m.source):
+                    _bind(root_fd, m.source, m.target, m.readonly)
+            os.close(root_fd)
+            if chroot:
+                os.chroot(root)
+                os.chdir("/")
+                root = "/"
+            work(root)
+            sys.stdout.flush()
+        except BaseException as exc:  # noqa: B036 - report whatever stopped us
+            _report(err_w, exc)
+            code = getattr(exc, "exit_code", 1) or 1
+        os._exit(code)
+    theirs.close()
+    os.close(err_w)
+    try:
+        if idmap is not None and idmap.external:
+            if ours.recv(16) == b"U":
+                idmap.apply(pid)
+                ours.send(b"G")
+        error = _read_error(err_r)
+    finally:
+        os.close(err_r)
+        ours.close()
+        os.waitpid(pid, 0)
+    if error:
+        raise _error_from(error)

@@ -1,0 +1,167 @@
+"""Named and anonymous volumes: `$root/volumes/<name>/_data` plus `volume.json`.
+
+A volume is a plain directory bind-mounted into containers. The first
+container that mounts an empty volume copies the image's content at the
+mount path into it (done by the sandbox, which sees the image's merged tree).
+Anonymous volumes (a `VOLUME` of the image, or `-v /path`) get a random name
+and go away with `rm -v` / `--rm`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minidock.errors import ConflictError, UsageError, VolumeNotFound
+from minidock.runtime.clock import now_iso
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+META = "volume.json"
+
+
+@dataclass
+class Volume:
+    name: str
+    path: Path  # the volume's directory (holds _data and volume.json)
+    created: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    anonymous: bool = False
+
+    @property
+    def mountpoint(self) -> Path:
+        return self.path / "_data"
+
+    def inspect(self) -> dict[str, Any]:
+        """Docker's `volume inspect` shape."""
+        return {"CreatedAt": self.created, "Driver": "local", "Labels": self.labels or None,
+                "Mountpoint": str(self.mountpoint), "Name": self.name, "Options": None,
+                "Scope": "local"}
+
+
+def volumes_dir(root: str | Path) -> Path:
+    return Path(root) / "volumes"
+
+
+def _load(path: Path) -> Volume:
+    try:
+        with open(path / META, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        meta = {}
+    return Volume(path.name, path, meta.get("CreatedAt", ""), meta.get("Labels") or {},
+                  bool(meta.get("Anonymous")))
+
+
+def get_volume(root: Path, name: str) -> Volume:
+    path = volumes_dir(root) / name
+    if not NAME_RE.match(name) or not (path / "_data").is_dir():
+        raise VolumeNotFound(name)
+    return _load(path)
+
+
+def create_volume(root: Path, name: str | None = None, *, labels: dict[str, str] | None = None,
+                  ) -> tuple[Volume, bool]:
+    """Create a volume (random name when None); returns (volume, created_now).
+
+    Creating an existing name returns it unchanged, as Docker does.
+    """
+    anonymous = name is None
+    if name is None:
+        name = os.urandom(32).hex()
+    elif not NAME_RE.match(name):
+        raise UsageError(f"create {name}: \"{name}\" includes invalid characters for a local "
+                         "volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed")
+    base = volumes_dir(root)
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / name
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if (path / "_data").is_dir():
+            return _load(path), False
+    vol = Volume(name, path, now_iso(), dict(labels or {}), anonymous)
+    tmp = path / f".{META}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"CreatedAt": vol.created, "Labels": vol.labels, "Anonymous": anonymous}, f)
+    os.replace(tmp, path / META)
+    os.makedirs(vol.mountpoint, 0o755, exist_ok=True)
+    return vol, True
+
+
+def list_volumes(root: Path) -> list[Volume]:
+    try:
+        names = sorted(os.listdir(volumes_dir(root)))
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        path = volumes_dir(root) / name
+        if NAME_RE.match(name) and (path / "_data").is_dir():
+            out.append(_load(path))
+    return out
+
+
+def volumes_in_use(root: Path) -> dict[str, list[str]]:
+    """Volume name -> IDs of the containers (any state) that mount it."""
+    from minidock.runtime.containers import list_containers
+
+    used: dict[str, list[str]] = {}
+    for c in list_containers(root, refresh=False):
+        for m in c.data.get("Mounts", []):
+            if m.get("Type") == "volume" and m.get("Name"):
+                used.setdefault(m["Name"], []).append(c.id)
+    return used
+
+
+def remove_volume(root: Path, name: str, *, force: bool = False) -> None:
+    vol = get_volume(root, name)
+    users = volumes_in_use(root).get(name)
+    if users and not force:
+        raise ConflictError(f"remove {name}: volume is in use - [{', '.join(users)}]")
+    _delete(vol.path)
+
+
+def _delete(path: Path) -> None:
+    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=onerror)
+
+
+def prune_volumes(root: Path, *, all_volumes: bool = False) -> tuple[list[str], int]:
+    """Remove unused anonymous volumes (all unused ones with `all_volumes`);
+    returns (names, bytes reclaimed)."""
+    used = volumes_in_use(root)
+    removed: list[str] = []
+    reclaimed = 0
+    for vol in list_volumes(root):
+        if vol.name in used or not (vol.anonymous or all_volumes):
+            continue
+        reclaimed += tree_size(vol.mountpoint)
+        _delete(vol.path)
+        removed.append(vol.name)
+    return removed, reclaimed
+
+
+def tree_size(path: Path) -> int:
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512 if name in filenames else 0
+    return total
