@@ -13,7 +13,6 @@ sweeps under an exclusive gc lock that blob writers hold shared.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -52,6 +51,7 @@ from minidock.store.lock import file_lock
 from minidock.store.refs import RefIndex, write_file_atomic
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+MAX_MANIFEST_SIZE = 4 << 20  # what registries accept for a manifest
 
 
 @dataclass
@@ -142,6 +142,8 @@ class Store:
         """Held (shared) while writing blobs that are not referenced yet."""
         self.ensure()
         with file_lock(self.root / "gc.lock", shared=True):
+            # a writer starting is the moment to drop what dead writers left behind
+            self.blobs.clean_temp()
             yield
 
     # ---- blobs -------------------------------------------------------------
@@ -187,6 +189,9 @@ class Store:
         return list(by_digest.values())
 
     def image_from_digest(self, digest: Digest) -> Image:
+        if self.blobs.size(digest) > MAX_MANIFEST_SIZE:
+            # a layer blob named by digest: never read megabytes to learn it is no manifest
+            raise ImageFormatError(f"blob {digest} is not an image manifest")
         data = self.blobs.read(digest)
         desc = Descriptor(sniff_media_type(data), digest, len(data))
         return Image(self, desc, self.read_manifest(desc))
@@ -208,7 +213,10 @@ class Store:
                             n.name == ref.name for n in img.names)):
                         return img
                 if self.blobs.exists(digest):
-                    return self.image_from_digest(digest)
+                    try:
+                        return self.image_from_digest(digest)
+                    except ImageFormatError:
+                        return None
             else:
                 for img in images:
                     if any(n.full == ref.full for n in img.names):
@@ -261,13 +269,15 @@ class Store:
         return img
 
     def tag(self, source: str, target: str) -> Image:
-        img = self.image(source)
         ref = parse(target)
         if ref.digest:
             from minidock.errors import UsageError
 
             raise UsageError(f"refusing to create a tag with a digest reference: {target}")
         with self.lock():
+            # look up under the lock: a concurrent rmi + gc must not leave us
+            # tagging a manifest whose blobs were just swept
+            img = self.image(source)
             self.refs.set_tag(ref, img.manifest_descriptor)
         return img
 

@@ -22,6 +22,22 @@ from minidock.errors import DigestError, NotFoundError
 CHUNK = 1 << 20
 
 
+def create_locked_temp(directory: Path, prefix: str) -> tuple[int, Path]:
+    """Create and flock a new temp file in `directory`; returns (fd, path).
+
+    `clean_temp` removes temp files whose flock it can take. A cleaner may win
+    the race between our create and our flock and unlink the file; we detect
+    that by the link count dropping to zero and start again with a new name.
+    """
+    while True:
+        path = directory / f"{prefix}-{os.getpid()}-{secrets.token_hex(8)}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink > 0:
+            return fd, path
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -45,10 +61,7 @@ class BlobWriter:
         self._expected_size = expected_size
         self._hash = hashlib.sha256()
         self.size = 0
-        self.path = blobs.tmp_dir / f"blob-{os.getpid()}-{secrets.token_hex(8)}"
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                           0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._fd, self.path = create_locked_temp(blobs.tmp_dir, "blob")
         self._file: BinaryIO = os.fdopen(self._fd, "wb", buffering=CHUNK)
         self.digest: Digest | None = None
 

@@ -9,9 +9,9 @@ name, so it lives on as `<none>` until removed or pruned, as in Docker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 
 from minidock.digest import Digest
@@ -19,18 +19,26 @@ from minidock.errors import StoreError
 from minidock.image import mediatypes as mt
 from minidock.image.model import Descriptor, ImageFormatError
 from minidock.reference import Reference, parse
-from minidock.store.blobs import fsync_dir
+from minidock.store.blobs import create_locked_temp, fsync_dir
 
 
 def write_file_atomic(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
     """Write via temp file + fsync + rename so readers never see a partial file."""
     tmp_dir = tmp_dir or path.parent
-    tmp = tmp_dir / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    # flocked like a blob temp file, so `clean_temp` leaves it alone while we live
+    fd, tmp = create_locked_temp(tmp_dir, f".{path.name}")
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
     fsync_dir(path.parent)
 
 

@@ -1,0 +1,142 @@
+"""Open an input archive that may be compressed, without knowing which way.
+
+`docker load` and `docker import` accept a plain tar or one compressed with
+gzip, zstd, bzip2 or xz, from a file or a pipe. We sniff the magic bytes and
+stack the matching decompressor, so callers always read a plain tar stream and
+nothing is buffered beyond the few bytes sniffed.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+from typing import BinaryIO
+
+from minidock.errors import ArchiveError, LayerError
+from minidock.layer.compression import decompressing_reader, sniff_compression
+
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+_HEAD = 6
+_READ_SIZE = 1 << 20
+
+
+class _Prefixed:
+    """Serves the sniffed head again, then the rest of the stream."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        view = memoryview(buffer)
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            return readinto(view) or 0
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data = bytes(self._head) + self._stream.read()
+            self._head = memoryview(b"")
+            return data
+        buf = bytearray(size)
+        n = self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _StdlibDecompressing:
+    """bzip2/xz through the standard library, with errors made one-line."""
+
+    def __init__(self, raw: BinaryIO, kind: str):
+        opener = bz2.BZ2File if kind == "bzip2" else lzma.LZMAFile
+        self._kind = kind
+        self._file = opener(raw)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        try:
+            return self._file.readinto(buffer)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise ArchiveError(f"corrupt {self._kind} archive: {exc}") from None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._file.read(size)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise ArchiveError(f"corrupt {self._kind} archive: {exc}") from None
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _OneLineErrors:
+    """Turns the layer decompressors' LayerError into an ArchiveError."""
+
+    def __init__(self, inner: BinaryIO, kind: str):
+        self._inner = inner
+        self._kind = kind
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        try:
+            return self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        except LayerError as exc:
+            raise ArchiveError(f"{self._kind} archive: {exc}") from None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._inner.read(size)
+        except LayerError as exc:
+            raise ArchiveError(f"{self._kind} archive: {exc}") from None
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def sniff(head: bytes) -> str:
+    """"gzip", "zstd", "bzip2", "xz" or "none" for a stream starting with `head`."""
+    if head.startswith(BZIP2_MAGIC):
+        return "bzip2"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    return sniff_compression(head)
+
+
+def open_tar_stream(stream: BinaryIO) -> tuple[BinaryIO, str]:
+    """The plain tar inside `stream` and the compression it came in.
+
+    The returned reader has `read` and `readinto`; closing it closes `stream`.
+    """
+    head = b""
+    while len(head) < _HEAD:
+        more = stream.read(_HEAD - len(head))
+        if not more:
+            break
+        head += more
+    kind = sniff(head)
+    prefixed = _Prefixed(head, stream)
+    if kind in ("gzip", "zstd"):
+        inner = decompressing_reader(prefixed)  # type: ignore[arg-type]
+        return _OneLineErrors(inner, kind), kind  # type: ignore[arg-type,return-value]
+    if kind in ("bzip2", "xz"):
+        return _StdlibDecompressing(prefixed, kind), kind  # type: ignore[arg-type,return-value]
+    return prefixed, kind  # type: ignore[return-value]

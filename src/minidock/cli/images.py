@@ -1,0 +1,491 @@
+"""`images`, `history`, `tag`, `rmi`, `image prune` and the `image` group.
+
+Thin: each command asks the store, then formats with `cli.output` the way the
+docker CLI prints the same command.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from minidock.cli.output import (
+    ellipsis,
+    go_time_string,
+    human_size,
+    human_size4,
+    parse_time,
+    render_table,
+    rfc3339_local,
+    since,
+)
+from minidock.digest import Digest
+from minidock.errors import DigestError, MinidockError, UsageError
+from minidock.reference import Reference
+from minidock.settings import Settings
+from minidock.store import Image, Store
+
+NONE = "<none>"
+MISSING = "<missing>"
+CREATED_BY_WIDTH = 45
+
+
+def open_store(ctx: click.Context) -> Store:
+    settings: Settings = ctx.obj
+    return Store(settings)
+
+
+def in_use_image_ids(settings: Settings) -> set[Digest]:
+    """Image IDs that containers use, from the runtime when it is installed."""
+    try:
+        from minidock.runtime.containers import referenced_images
+    except ImportError:
+        return set()
+    out = set()
+    for value in referenced_images(settings.root):
+        try:
+            out.add(Digest.parse(str(value)))
+        except DigestError:
+            continue
+    return out
+
+
+def fail_each(items: Iterable[str], action: Any) -> int:
+    """Run `action(item)` for each item; print errors docker-style; return how many failed."""
+    failures = 0
+    for item in items:
+        try:
+            action(item)
+        except MinidockError as exc:
+            failures += 1
+            click.echo(f"Error: {exc.message}", err=True)
+    return failures
+
+
+# ---------------------------------------------------------------- images
+
+
+@dataclass
+class ImageRow:
+    """One line of `images`: an image under one of its names (or none)."""
+
+    image: Image
+    ref: Reference | None
+    created: Any  # datetime | None
+
+    def context(self, *, no_trunc: bool, digests_column: bool = True) -> dict[str, str]:
+        """The fields `--format` templates see, named as docker names them."""
+        img = self.image
+        return {
+            "Containers": "N/A",
+            "CreatedAt": go_time_string(self.created),
+            "CreatedSince": since(self.created),
+            "Digest": str(img.digest) if self.ref is not None else NONE,
+            "ID": str(img.id) if no_trunc else img.short_id,
+            "Repository": self.ref.familiar_name if self.ref is not None else NONE,
+            "SharedSize": "N/A",
+            "Size": human_size(img.size),
+            "Tag": (self.ref.tag or NONE) if self.ref is not None else NONE,
+            "UniqueSize": "N/A",
+            "VirtualSize": human_size4(img.size),
+        }
+
+
+IMAGE_HEADERS = {
+    "Containers": "CONTAINERS", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED",
+    "Digest": "DIGEST", "ID": "IMAGE ID", "Repository": "REPOSITORY",
+    "SharedSize": "SHARED SIZE", "Size": "SIZE", "Tag": "TAG", "UniqueSize": "UNIQUE SIZE",
+    "VirtualSize": "VIRTUAL SIZE",
+}
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """Go's path.Match: `*` and `?` never cross a `/`."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                raise UsageError(f"invalid reference filter: bad pattern {pattern!r}")
+            body = pattern[i + 1:end].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("^" + "".join(out) + "$")
+
+
+def reference_matches(pattern: str, ref: Reference) -> bool:
+    """Docker's reference filter: the pattern against name and name:tag."""
+    regex = _glob(pattern)
+    candidates = [ref.familiar_name, ref.familiar, ref.name, ref.full]
+    if ":" not in pattern.rsplit("/", 1)[-1]:
+        return any(regex.match(c) for c in candidates[::2])
+    return any(regex.match(c) for c in candidates[1::2])
+
+
+def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in filters:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in ("dangling", "reference", "label", "before", "since"):
+            raise UsageError(f"invalid filter '{item}'")
+        if key == "dangling" and value.lower() not in ("true", "false", "1", "0"):
+            raise UsageError(f"invalid filter 'dangling={value}'")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _passes(row: ImageRow, filters: dict[str, list[str]], store: Store) -> bool:
+    for value in filters.get("dangling", []):
+        want = value.lower() in ("true", "1")
+        if (row.ref is None) != want:
+            return False
+    refs = filters.get("reference", [])
+    if refs and (row.ref is None or not any(reference_matches(p, row.ref) for p in refs)):
+        return False
+    labels = (row.image.config.get("config") or {}).get("Labels") or {}
+    for value in filters.get("label", []):
+        key, sep, want = value.partition("=")
+        if key not in labels or (sep and labels[key] != want):
+            return False
+    for key in ("before", "since"):
+        for value in filters.get(key, []):
+            other = store.image(value)
+            mine, theirs = row.created, parse_time(other.config.get("created"))
+            if mine is None or theirs is None:
+                return False
+            if (key == "before" and not mine < theirs) or (key == "since" and not mine > theirs):
+                return False
+    return True
+
+
+def _intermediate_images(store: Store, known: set[Digest]) -> list[Image]:
+    """Images only the build cache holds: what `images -a` adds, as `<none>`."""
+    out = []
+    for digest in sorted(store.cache.roots()):
+        if digest in known:
+            continue
+        try:
+            out.append(store.image_from_digest(digest))
+        except MinidockError:
+            continue  # a cache entry whose image is gone: nothing to list
+        known.add(digest)
+    return out
+
+
+def image_rows(store: Store, *, show_all: bool = False, reference: str | None = None,
+               filters: tuple[str, ...] = ()) -> list[ImageRow]:
+    """The rows of `images`, newest first."""
+    parsed = _parse_filters(filters)
+    if reference:
+        parsed.setdefault("reference", []).append(reference)
+    images = store.images()
+    if show_all:
+        images += _intermediate_images(store, {img.digest for img in images})
+    rows = []
+    for img in images:
+        created = parse_time(img.config.get("created"))
+        names: list[Reference | None] = list(img.names) or [None]
+        for ref in names:
+            row = ImageRow(img, ref, created)
+            if _passes(row, parsed, store):
+                rows.append(row)
+    rows.sort(key=lambda r: (r.created.timestamp() if r.created else float("-inf")),
+              reverse=True)
+    return rows
+
+
+def format_rows(spec: str | None, contexts: list[dict[str, str]], headers: dict[str, str],
+                default_columns: list[str]) -> str:
+    """Render rows as docker's --format does: table (default), json, or a template."""
+    from minidock.cli.gotemplate import Template
+    from minidock.cli.output import go_json
+
+    if spec == "json":
+        return "".join(go_json(c) + "\n" for c in contexts)
+    if not spec or spec == "table":
+        rows = [[headers[k] for k in default_columns]]
+        rows += [[c[k] for k in default_columns] for c in contexts]
+        return render_table(rows)
+    table = spec.startswith("table")
+    body = spec[len("table"):].strip() if table else spec
+    body = body.replace("\\t", "\t").replace("\\n", "\n")
+    template = Template(body)
+    if not table:
+        return "".join(template.render(c) + "\n" for c in contexts)
+    lines = [template.render(headers)] + [template.render(c) for c in contexts]
+    return render_table([line.split("\t") for line in lines])
+
+
+@click.command("images")
+@click.argument("reference", required=False, metavar="[REPOSITORY[:TAG]]")
+@click.option("-a", "--all", "show_all", is_flag=True,
+              help="Show all images (default hides intermediate images)")
+@click.option("--digests", is_flag=True, help="Show digests")
+@click.option("-f", "--filter", "filters", multiple=True, metavar="FILTER",
+              help="Filter output (dangling=, reference=, label=, before=, since=)")
+@click.option("--format", "fmt", metavar="STRING",
+              help="Format output: 'table', 'json', or a Go template")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.pass_context
+def images(ctx: click.Context, reference: str | None, show_all: bool, digests: bool,
+           filters: tuple[str, ...], fmt: str | None, no_trunc: bool, quiet: bool) -> None:
+    """List images."""
+    store = open_store(ctx)
+    rows = image_rows(store, show_all=show_all, reference=reference, filters=filters)
+    contexts = [r.context(no_trunc=no_trunc) for r in rows]
+    if quiet:
+        click.echo("".join(c["ID"] + "\n" for c in contexts), nl=False)
+        return
+    columns = ["Repository", "Tag"] + (["Digest"] if digests else []) + [
+        "ID", "CreatedSince", "Size"]
+    click.echo(format_rows(fmt, contexts, IMAGE_HEADERS, columns), nl=False)
+
+
+# ---------------------------------------------------------------- history
+
+
+HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                   "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
+
+
+def history_entries(image: Image) -> list[dict[str, Any]]:
+    """(entry, layer size) newest first; empty_layer entries have size 0."""
+    config = image.config
+    history = config.get("history")
+    layers = list(image.layers)
+    out: list[dict[str, Any]] = []
+    if not isinstance(history, list) or not history:
+        history = [{"created": config.get("created")} for _ in layers] or [
+            {"created": config.get("created")}]
+    index = 0
+    for entry in history:
+        if not isinstance(entry, dict):
+            continue
+        size = 0
+        if not entry.get("empty_layer"):
+            if index < len(layers):
+                size = layers[index].size
+            index += 1
+        out.append({"entry": entry, "size": size})
+    out.reverse()
+    return out
+
+
+def history_contexts(image: Image, *, human: bool, no_trunc: bool) -> list[dict[str, str]]:
+    contexts = []
+    for i, item in enumerate(history_entries(image)):
+        entry, size = item["entry"], item["size"]
+        created = parse_time(entry.get("created"))
+        created_by = str(entry.get("created_by") or "").replace("\t", " ")
+        if i == 0:
+            ident = str(image.id) if no_trunc else image.short_id
+        else:
+            ident = MISSING
+        contexts.append({
+            "ID": ident,
+            "CreatedSince": since(created) if human else rfc3339_local(created),
+            "CreatedAt": rfc3339_local(created),
+            "CreatedBy": created_by if no_trunc else ellipsis(created_by, CREATED_BY_WIDTH),
+            "Size": human_size(size) if human else str(size),
+            "Comment": str(entry.get("comment") or ""),
+        })
+    return contexts
+
+
+_TRUE_WORDS = frozenset({"1", "t", "true", "y", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "f", "false", "n", "no", "off"})
+
+
+class PflagBoolCommand(click.Command):
+    """Accepts docker's `--flag=false` / `-H=false` spelling for boolean flags.
+
+    docker's flags parser takes a boolean's value only after `=`, so `-H IMAGE`
+    never swallows the image name; click's flags take no value at all. Each
+    `--name=value` of a flag declared `--name/--no-name` becomes one of the two.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rewritten = []
+        for arg in args:
+            name, sep, value = arg.partition("=")
+            option = self._bool_flag(name) if sep else None
+            if option is not None and value.lower() in _TRUE_WORDS | _FALSE_WORDS:
+                on, off = option
+                rewritten.append(on if value.lower() in _TRUE_WORDS else off)
+            else:
+                rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+    def _bool_flag(self, name: str) -> tuple[str, str] | None:
+        for param in self.params:
+            if isinstance(param, click.Option) and param.is_bool_flag and param.secondary_opts:
+                if name in param.opts:
+                    return param.opts[-1], param.secondary_opts[0]
+        return None
+
+
+@click.command("history", cls=PflagBoolCommand)
+@click.argument("image")
+@click.option("--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@click.option("-H", "--human/--no-human", default=True, show_default=True,
+              help="Print sizes and dates in human readable format (--human=false to turn off)")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.pass_context
+def history(ctx: click.Context, image: str, fmt: str | None, human: bool, no_trunc: bool,
+            quiet: bool) -> None:
+    """Show the history of an image."""
+    store = open_store(ctx)
+    img = store.image(image)
+    contexts = history_contexts(img, human=human, no_trunc=no_trunc)
+    if quiet:
+        click.echo("".join(c["ID"] + "\n" for c in contexts), nl=False)
+        return
+    columns = ["ID", "CreatedSince" if human else "CreatedAt", "CreatedBy", "Size", "Comment"]
+    click.echo(format_rows(fmt, contexts, HISTORY_HEADERS, columns), nl=False)
+
+
+# ---------------------------------------------------------------- tag, rmi, prune
+
+
+@click.command("tag")
+@click.argument("source", metavar="SOURCE_IMAGE[:TAG]")
+@click.argument("target", metavar="TARGET_IMAGE[:TAG]")
+@click.pass_context
+def tag(ctx: click.Context, source: str, target: str) -> None:
+    """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    open_store(ctx).ensure().tag(source, target)
+
+
+@click.command("rmi")
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image")
+@click.option("--no-prune", is_flag=True,
+              help="Accepted for compatibility: minidock images have no parent images")
+@click.pass_context
+def rmi(ctx: click.Context, images: tuple[str, ...], force: bool, no_prune: bool) -> None:
+    """Remove one or more images."""
+    store = open_store(ctx)
+    in_use = in_use_image_ids(ctx.obj)
+
+    def remove(text: str) -> None:
+        for kind, value in store.remove_image(text, force=force, in_use=in_use):
+            click.echo(f"{kind}: {value}")
+
+    if fail_each(images, remove):
+        ctx.exit(1)
+
+
+def prune_images(store: Store, *, all_images: bool, in_use: set[Digest]
+                 ) -> tuple[list[tuple[str, str]], int]:
+    """Remove dangling images (every unused one with `all_images`), then collect.
+
+    Returns docker's report lines ("untagged"/"deleted", value) and the bytes
+    of the blobs the collection freed.
+    """
+    sizes = {}
+    for digest in store.blobs.all():
+        try:
+            sizes[digest] = store.blobs.size(digest)
+        except MinidockError:
+            continue
+    events: list[tuple[str, str]] = []
+    layers_of_removed: set[Digest] = set()
+    with store.lock():
+        for img in store.images():
+            if img.id in in_use or (img.names and not all_images):
+                continue
+            events.extend(("untagged", name.familiar) for name in img.names)
+            store.refs.remove_digest(img.digest)
+            events.append(("deleted", str(img.id)))
+            layers_of_removed.update(layer.digest for layer in img.layers)
+    removed = store.gc()
+    events.extend(("deleted", str(d)) for d in removed if d in layers_of_removed)
+    return events, sum(sizes.get(d, 0) for d in removed)
+
+
+def print_prune_report(events: list[tuple[str, str]], reclaimed: int) -> None:
+    if events:
+        lines = ["Deleted Images:"] + [f"{kind}: {value}" for kind, value in events]
+        click.echo("\n".join(lines) + "\n")
+    click.echo(f"Total reclaimed space: {human_size4(reclaimed)}")
+
+
+def confirm(message: str) -> bool:
+    """Docker's `[y/N]` prompt; anything but y/yes (or no input) declines."""
+    click.echo(f"{message}\nAre you sure you want to continue? [y/N] ", nl=False)
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+@click.command("prune")
+@click.option("-a", "--all", "all_images", is_flag=True,
+              help="Remove all unused images, not just dangling ones")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.pass_context
+def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
+    """Remove unused images."""
+    warning = ("WARNING! This will remove all images without at least one container "
+               "associated to them." if all_images else
+               "WARNING! This will remove all dangling images.")
+    if not force and not confirm(warning):
+        return
+    store = open_store(ctx)
+    events, reclaimed = prune_images(store, all_images=all_images,
+                                     in_use=in_use_image_ids(ctx.obj))
+    print_prune_report(events, reclaimed)
+
+
+# ---------------------------------------------------------------- the `image` group
+
+
+class _ImageGroup(click.Group):
+    """`image` subcommands; archive and inspect ones are imported when used."""
+
+    _LAZY = {
+        "inspect": ("minidock.cli.inspect", "image_inspect"),
+        "save": ("minidock.cli.archive", "save"),
+        "load": ("minidock.cli.archive", "load"),
+        "import": ("minidock.cli.archive", "import_"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self._LAZY))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._LAZY:
+            import importlib
+
+            module, attr = self._LAZY[cmd_name]
+            return getattr(importlib.import_module(module), attr)
+        return self.commands.get(cmd_name)
+
+
+@click.group("image", cls=_ImageGroup)
+def image_group() -> None:
+    """Manage images."""
+
+
+image_group.add_command(images, "ls")
+image_group.add_command(images, "list")
+image_group.add_command(history, "history")
+image_group.add_command(tag, "tag")
+image_group.add_command(rmi, "rm")
+image_group.add_command(rmi, "remove")
+image_group.add_command(prune, "prune")

@@ -1,0 +1,394 @@
+"""`system df|check|prune|info`, `version` and `info`.
+
+Disk usage counts what is on disk: blobs (shared ones once), the extracted
+layer trees, container directories and volumes. Container and volume facts
+come from the runtime package; without it those rows read zero.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from minidock import __version__
+from minidock.cli.images import (
+    confirm,
+    format_rows,
+    in_use_image_ids,
+    open_store,
+    print_prune_report,
+    prune_images,
+)
+from minidock.cli.output import bytes_size, human_size4
+from minidock.digest import Digest
+from minidock.errors import MinidockError, StoreError
+from minidock.image.model import host_platform
+from minidock.settings import Settings
+from minidock.store import Store
+
+LABEL_WIDTH = 19  # docker version's label column
+
+
+def _tree_size(path: Path) -> int:
+    """Bytes allocated below `path`, each inode once, never leaving its filesystem."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    try:
+        device = os.lstat(path).st_dev
+    except OSError:
+        return 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if st.st_dev != device:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key not in seen:
+                seen.add(key)
+                total += st.st_blocks * 512
+        dirnames[:] = [d for d in dirnames
+                       if _same_device(os.path.join(dirpath, d), device)]
+    return total
+
+
+def _same_device(path: str, device: int) -> bool:
+    try:
+        return os.lstat(path).st_dev == device
+    except OSError:
+        return False
+
+
+def _blob_sizes(store: Store, digests: set[Digest]) -> int:
+    total = 0
+    for digest in digests:
+        try:
+            total += store.blobs.size(digest)
+        except MinidockError:
+            continue
+    return total
+
+
+def _image_blobs(store: Store, image: Any) -> set[Digest]:
+    return {image.digest, image.manifest.config.digest, *(d.digest for d in image.layers)}
+
+
+def _containers(settings: Settings) -> list[Any]:
+    try:
+        from minidock.runtime.containers import list_containers
+    except ImportError:
+        return []
+    return list_containers(settings.root)
+
+
+def _volumes(settings: Settings) -> tuple[list[Any], set[str]]:
+    try:
+        from minidock.runtime.volumes import list_volumes, volumes_in_use
+    except ImportError:
+        return [], set()
+    return list_volumes(settings.root), set(volumes_in_use(settings.root))
+
+
+def _percent(reclaimable: int, total: int) -> str:
+    if total > 0:
+        return f"{human_size4(reclaimable)} ({reclaimable * 100 // total}%)"
+    return human_size4(reclaimable)
+
+
+def disk_usage(store: Store, settings: Settings) -> list[dict[str, str]]:
+    """The four rows of `system df`."""
+    in_use = in_use_image_ids(settings)
+    images = store.images()
+    all_blobs: set[Digest] = set()
+    active_blobs: set[Digest] = set()
+    layer_ids: set[Digest] = set()
+    active_layer_ids: set[Digest] = set()
+    for img in images:
+        blobs = _image_blobs(store, img)
+        all_blobs |= blobs
+        ids = set(img.diff_ids)
+        layer_ids |= ids
+        if img.id in in_use:
+            active_blobs |= blobs
+            active_layer_ids |= ids
+    extracted = {d: _tree_size(store.layer_dir(d)) for d in layer_ids}
+    image_size = _blob_sizes(store, all_blobs) + sum(extracted.values())
+    active_size = _blob_sizes(store, active_blobs) + sum(extracted[d] for d in active_layer_ids)
+    active_images = sum(1 for img in images if img.id in in_use)
+
+    cache_only: set[Digest] = set()
+    cache_entries = 0
+    if store.cache.dir.is_dir():
+        cache_entries = len(os.listdir(store.cache.dir))
+        for digest in store.cache.roots():
+            try:
+                img = store.image_from_digest(digest)
+            except MinidockError:
+                continue
+            cache_only |= _image_blobs(store, img) - all_blobs
+    cache_size = _blob_sizes(store, cache_only)
+
+    containers = _containers(settings)
+    sizes = {c.id: _tree_size(c.dir) for c in containers}
+    running = [c for c in containers if c.running]
+    ctr_size = sum(sizes.values())
+    ctr_reclaim = ctr_size - sum(sizes[c.id] for c in running)
+
+    volumes, used = _volumes(settings)
+    vol_sizes = {v.name: _tree_size(v.mountpoint) for v in volumes}
+    vol_size = sum(vol_sizes.values())
+    vol_reclaim = sum(size for name, size in vol_sizes.items() if name not in used)
+
+    def row(kind: str, total: int, active: int, size: int, reclaim: str) -> dict[str, str]:
+        return {"Type": kind, "TotalCount": str(total), "Active": str(active),
+                "Size": human_size4(size), "Reclaimable": reclaim}
+
+    return [
+        row("Images", len(images), active_images, image_size,
+            _percent(image_size - active_size, image_size)),
+        row("Containers", len(containers), len(running), ctr_size,
+            _percent(ctr_reclaim, ctr_size)),
+        row("Local Volumes", len(volumes), len([v for v in volumes if v.name in used]),
+            vol_size, _percent(vol_reclaim, vol_size)),
+        row("Build Cache", cache_entries, 0, cache_size, human_size4(cache_size)),
+    ]
+
+
+DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+              "Reclaimable": "RECLAIMABLE"}
+
+
+@click.group("system")
+def system_group() -> None:
+    """Manage minidock's store."""
+
+
+@system_group.command("df")
+@click.option("--format", "fmt", metavar="STRING",
+              help="Format output: 'table', 'json', or a Go template")
+@click.pass_context
+def df(ctx: click.Context, fmt: str | None) -> None:
+    """Show disk usage."""
+    rows = disk_usage(open_store(ctx), ctx.obj)
+    click.echo(format_rows(fmt, rows, DF_HEADERS, list(DF_HEADERS)), nl=False)
+
+
+@system_group.command("check")
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Verify every blob and reference of the store."""
+    store = open_store(ctx)
+    if not store.refs.path.exists() and not store.blobs.dir.is_dir():
+        click.echo(f"The store at {store.root} is empty: nothing to check.")
+        return
+    problems = store.check()
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise StoreError(f"the store at {store.root} has {len(problems)} "
+                         f"problem{'s' if len(problems) != 1 else ''}")
+    blobs = len(store.blobs.all())
+    images = len(store.images())
+    click.echo(f"The store at {store.root} is consistent: {images} "
+               f"image{'s' if images != 1 else ''}, {blobs} blob{'s' if blobs != 1 else ''} "
+               "verified.")
+
+
+@system_group.command("prune")
+@click.option("-a", "--all", "all_images", is_flag=True,
+              help="Remove all unused images, not just dangling ones")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
+@click.pass_context
+def prune(ctx: click.Context, all_images: bool, force: bool, volumes: bool) -> None:
+    """Remove stopped containers, unused images and the build cache."""
+    settings: Settings = ctx.obj
+    lines = ["WARNING! This will remove:", "  - all stopped containers"]
+    if volumes:
+        lines.append("  - all anonymous volumes not used by at least one container")
+    lines.append("  - all images without at least one container associated to them"
+                 if all_images else "  - all dangling images")
+    lines.append("  - all build cache" if all_images else "  - unused build cache")
+    if not force and not confirm("\n".join(lines) + "\n"):
+        return
+    store = open_store(ctx)
+    removed_containers = _prune_containers(settings)
+    reclaimed = 0
+    if volumes:
+        reclaimed += _prune_volumes(settings)
+    store.cache.prune()
+    events, freed = prune_images(store, all_images=all_images, in_use=in_use_image_ids(settings))
+    reclaimed += freed
+    if removed_containers:
+        click.echo("Deleted Containers:\n" + "\n".join(removed_containers) + "\n")
+    print_prune_report(events, reclaimed)
+
+
+def _prune_containers(settings: Settings) -> list[str]:
+    try:
+        from minidock.runtime.lifecycle import prune_containers
+    except ImportError:
+        return []
+    return prune_containers(settings.root)
+
+
+def _prune_volumes(settings: Settings) -> int:
+    try:
+        from minidock.runtime.volumes import prune_volumes
+    except ImportError:
+        return 0
+    _names, reclaimed = prune_volumes(settings.root)
+    return reclaimed
+
+
+# ---------------------------------------------------------------- version, info
+
+
+def version_document(settings: Settings) -> dict[str, Any]:
+    plat = host_platform()
+    return {
+        "Client": {
+            "Version": __version__,
+            "ApiVersion": "none (minidock has no daemon and no API)",
+            "PythonVersion": platform.python_version(),
+            "Os": plat["os"],
+            "Arch": plat["architecture"],
+            "ImageFormat": "OCI image-spec v1.1 (reads Docker image manifest v2.2)",
+            "Root": str(settings.root),
+        },
+        "Server": None,
+    }
+
+
+def _labelled(label: str, value: str) -> str:
+    return f" {(label + ':').ljust(LABEL_WIDTH)}{value}"
+
+
+@click.command("version")
+@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@click.pass_context
+def version(ctx: click.Context, fmt: str | None) -> None:
+    """Show the minidock version information."""
+    doc = version_document(ctx.obj)
+    if fmt:
+        from minidock.cli.gotemplate import render
+
+        click.echo(render(fmt, doc))
+        return
+    client = doc["Client"]
+    lines = [
+        "Client: minidock",
+        _labelled("Version", client["Version"]),
+        _labelled("API version", client["ApiVersion"]),
+        _labelled("Python version", client["PythonVersion"]),
+        _labelled("OS/Arch", f"{client['Os']}/{client['Arch']}"),
+        _labelled("Image format", client["ImageFormat"]),
+        _labelled("Store", client["Root"]),
+        "",
+        "Server: none (every command works on the store directly)",
+    ]
+    click.echo("\n".join(lines))
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def _total_memory() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _driver(settings: Settings) -> str:
+    try:
+        from minidock.runtime.storage import storage_driver
+    except ImportError:
+        return settings.storage_driver or "unknown"
+    try:
+        return storage_driver(settings)
+    except (MinidockError, OSError) as exc:
+        return f"unknown ({exc})"
+
+
+def info_document(settings: Settings) -> dict[str, Any]:
+    store = Store(settings)
+    containers = _containers(settings)
+    running = sum(1 for c in containers if c.running)
+    return {
+        "ClientVersion": __version__,
+        "DebugMode": bool(click.get_current_context().meta.get("debug")),
+        "Containers": len(containers),
+        "ContainersRunning": running,
+        "ContainersStopped": len(containers) - running,
+        "Images": len(store.images()),
+        "Driver": _driver(settings),
+        "DefaultCompression": settings.compression,
+        "Rootless": os.geteuid() != 0,
+        "RootDir": str(settings.root),
+        "KernelVersion": platform.release(),
+        "OperatingSystem": _os_name(),
+        "OSType": "linux",
+        "Architecture": platform.machine(),
+        "NCPU": os.cpu_count() or 0,
+        "MemTotal": _total_memory(),
+        "Name": platform.node(),
+        "PythonVersion": sys.version.split()[0],
+    }
+
+
+@click.command("info")
+@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@click.pass_context
+def info(ctx: click.Context, fmt: str | None) -> None:
+    """Display system-wide information."""
+    doc = info_document(ctx.obj)
+    if fmt:
+        from minidock.cli.gotemplate import render
+
+        click.echo(render(fmt, doc))
+        return
+    lines = [
+        "Client:",
+        f" Version:    {doc['ClientVersion']}",
+        f" Debug Mode: {'true' if doc['DebugMode'] else 'false'}",
+        "",
+        "Store:",
+        f" Containers: {doc['Containers']}",
+        f"  Running: {doc['ContainersRunning']}",
+        f"  Stopped: {doc['ContainersStopped']}",
+        f" Images: {doc['Images']}",
+        f" Storage Driver: {doc['Driver']}",
+        f" Default Compression: {doc['DefaultCompression']}",
+        f" Rootless: {'true' if doc['Rootless'] else 'false'}",
+        f" Root Dir: {doc['RootDir']}",
+        f" Kernel Version: {doc['KernelVersion']}",
+        f" Operating System: {doc['OperatingSystem']}",
+        f" OSType: {doc['OSType']}",
+        f" Architecture: {doc['Architecture']}",
+        f" CPUs: {doc['NCPU']}",
+        f" Total Memory: {bytes_size(doc['MemTotal'])}",
+        f" Name: {doc['Name']}",
+        f" Python Version: {doc['PythonVersion']}",
+    ]
+    click.echo("\n".join(lines))
+
+
+system_group.add_command(info, "info")
