@@ -90,3 +90,38 @@ def test_atomic_metadata_write_leaves_no_temp_file(store: Store, root: Path) -> 
     write_file_atomic(target, b"v2", root / "tmp")
     assert target.read_bytes() == b"v2"
     assert os.listdir(root / "tmp") == []
+
+
+def test_scratch_dir_of_a_killed_process_is_cleaned_and_a_live_one_kept(store: Store,
+                                                                          root: Path) -> None:
+    import signal
+
+    live = store.blobs.temp_dir("build")
+    (live.path / "ro").mkdir()
+    (live.path / "ro" / "f").write_bytes(b"x")
+    os.chmod(live.path / "ro", 0o500)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child makes a scratch dir deep enough to defeat recursion, then waits
+        try:
+            os.close(read_end)
+            scratch = store.blobs.temp_dir("layer-dead")
+            deep = scratch.path
+            for _ in range(1200):
+                deep = deep / "d"
+                deep.mkdir()
+            os.write(write_end, str(scratch.path).encode())
+            signal.pause()
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    dead_path = Path(os.read(read_end, 4096).decode())
+    os.close(read_end)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert dead_path.is_dir()
+    assert store.blobs.clean_temp() == 1
+    assert not dead_path.exists() and not Path(str(dead_path)[:-2]).exists()
+    assert (live.path / "ro" / "f").read_bytes() == b"x"
+    live.close()
+    assert os.listdir(root / "tmp") == []

@@ -129,11 +129,12 @@ class _Build:
         self.stage_names: dict[int, str] = {}
         self._layer_dirs: dict[Digest, Path] = {}
         self._images: dict[str, StepImage] = {}
-        self.scratch = Path(tempfile.mkdtemp(prefix="build-", dir=store.tmp_dir))
+        self._scratch = store.ensure().blobs.temp_dir("build")  # cleaned if we are killed
+        self.scratch = self._scratch.path
         self.rootless = os.geteuid() != 0
 
     def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self._scratch.close()
 
     # ---- images and their file trees ------------------------------------------------
     @property

@@ -14,7 +14,6 @@ sweeps under an exclusive gc lock that blob writers hold shared.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from minidock.image.model import (
 )
 from minidock.reference import Reference, looks_like_id, parse
 from minidock.settings import Settings
-from minidock.store.blobs import BlobStore, BlobWriter
+from minidock.store.blobs import BlobStore, BlobWriter, remove_tree
 from minidock.store.cache import BuildCache
 from minidock.store.lock import file_lock
 from minidock.store.refs import RefIndex, write_file_atomic
@@ -345,7 +344,8 @@ class Store:
 
         self.ensure()
         desc = image.layers[index]
-        tmp = Path(self.tmp_dir) / f"layer-{diff_id.hex[:16]}-{os.getpid()}-{os.urandom(4).hex()}"
+        scratch = self.blobs.temp_dir(f"layer-{diff_id.hex[:16]}")
+        tmp = scratch.path / "layer"
         tmp.mkdir()
         try:
             with self.open_blob(desc) as blob:
@@ -363,8 +363,7 @@ class Store:
                 if not final.is_dir():
                     raise
         finally:
-            if tmp.exists():
-                _rmtree(tmp)
+            scratch.close()
         return final
 
     # ---- garbage collection and checks --------------------------------------
@@ -423,7 +422,7 @@ class Store:
                         except DigestError:
                             continue
                         if d not in keep_layers:
-                            _rmtree(self.layers_dir / name)
+                            remove_tree(self.layers_dir / name)
                             removed.append(d)
             self.blobs.clean_temp()
         return removed
@@ -504,16 +503,5 @@ class _HashingReader:
     def digest(self) -> Digest:
         return Digest("sha256:" + self._hash.hexdigest())
 
-
-def _rmtree(path: Path) -> None:
-    """Remove a tree even when it holds read-only dirs (extracted layers do)."""
-    def onerror(func, p, exc_info):  # type: ignore[no-untyped-def]
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=onerror)
 
 

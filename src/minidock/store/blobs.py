@@ -197,12 +197,23 @@ class BlobStore:
         except FileNotFoundError:
             pass
 
+    def temp_dir(self, prefix: str) -> TempDir:
+        """A scratch directory in the store that `clean_temp` removes once its owner died."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        return TempDir(self.tmp_dir, prefix)
+
     def clean_temp(self) -> int:
-        """Remove temp files of writers that died (their flock is free)."""
+        """Remove temp files and dirs of writers that died (their flock is free)."""
         removed = 0
         if not self.tmp_dir.is_dir():
             return 0
         for entry in os.scandir(self.tmp_dir):
+            if entry.name.endswith(TempDir.SUFFIX) and entry.is_dir(follow_symlinks=False):
+                lock = entry.path[: -len(TempDir.SUFFIX)]
+                if not os.path.lexists(lock):  # its lock was cleaned: nobody owns it
+                    remove_tree(Path(entry.path))
+                    removed += 1
+                continue
             if not entry.is_file(follow_symlinks=False):
                 continue
             try:
@@ -216,8 +227,57 @@ class BlobStore:
                     continue
                 os.unlink(entry.path)
                 removed += 1
+                if os.path.isdir(entry.path + TempDir.SUFFIX):
+                    remove_tree(Path(entry.path + TempDir.SUFFIX))
             except FileNotFoundError:
                 pass
             finally:
                 os.close(fd)
         return removed
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a tree of any depth without following symlinks; missing is fine."""
+    from minidock.layer.safepath import remove_tree_at
+
+    try:
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        remove_tree_at(fd, path.name)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class TempDir:
+    """A directory in the store's tmp/ owned by this process through a flocked file.
+
+    The lock file `NAME` sits beside the directory `NAME.d`; a cleaner that can
+    take the lock knows the owner died and removes both.
+    """
+
+    SUFFIX = ".d"
+
+    def __init__(self, tmp_dir: Path, prefix: str):
+        self._fd, self.lock_path = create_locked_temp(tmp_dir, prefix)
+        self.path = self.lock_path.with_name(self.lock_path.name + self.SUFFIX)
+        self.path.mkdir()
+
+    def close(self) -> None:
+        if self._fd < 0:
+            return
+        try:
+            remove_tree(self.path)
+            os.unlink(self.lock_path)
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
