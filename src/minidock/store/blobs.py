@@ -210,8 +210,8 @@ class BlobStore:
         for entry in os.scandir(self.tmp_dir):
             if entry.name.endswith(TempDir.SUFFIX) and entry.is_dir(follow_symlinks=False):
                 lock = entry.path[: -len(TempDir.SUFFIX)]
-                if not os.path.lexists(lock):  # its lock was cleaned: nobody owns it
-                    remove_tree(Path(entry.path))
+                # its lock was cleaned (maybe just now, above): nobody owns it
+                if not os.path.lexists(lock) and remove_tree(Path(entry.path)):
                     removed += 1
                 continue
             if not entry.is_file(follow_symlinks=False):
@@ -236,18 +236,19 @@ class BlobStore:
         return removed
 
 
-def remove_tree(path: Path) -> None:
-    """Delete a tree of any depth without following symlinks; missing is fine."""
+def remove_tree(path: Path) -> bool:
+    """Delete a tree of any depth without following symlinks; False if it was missing."""
     from minidock.layer.safepath import remove_tree_at
 
     try:
         fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
-        return
+        return False
     try:
         remove_tree_at(fd, path.name)
+        return True
     except FileNotFoundError:
-        pass
+        return False
     finally:
         os.close(fd)
 
