@@ -16,37 +16,16 @@ layout and a docker-archive, alternating runs:
 Target: minidock within 1.5x of skopeo (median / median). The numbers include
 each tool's start-up, as a user pays it.
 
-Standalone: python benchmarks/bench_archive.py [--runs N] [--quick] [--dir PATH]
-(`run.py` runs the same figures when this module is in its FIGURE_MODULES.)
+Run with `python benchmarks/run.py --only archive.`.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from contexts import MB, write_file  # noqa: E402
-from harness import (  # noqa: E402
-    MEASURED,
-    Bench,
-    Context,
-    NotAvailable,
-    Row,
-    Side,
-    command,
-    execute,
-    figure,
-    remove_tree,
-    sh,
-)
+from contexts import MB, write_file
+from harness import Context, NotAvailable, Row, Side, command, figure, remove_tree, sh
 
 TARGET = 1.5
 SKOPEO = "skopeo copy"
@@ -85,10 +64,6 @@ class _Image:
     def env(self, store: Path) -> dict[str, str]:
         """The bench environment with MINIDOCK_ROOT pointing at `store`."""
         return self.bench.env_with(MINIDOCK_ROOT=str(store))
-
-
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("MINIDOCK_")}
 
 
 def _fresh(path: Path):  # type: ignore[no-untyped-def]
@@ -148,48 +123,3 @@ def archive_save_oci(ctx: Context) -> dict[str, list[float]]:
 
 
 FIGURES = (archive_load, archive_save, archive_save_oci)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=None, help="measured rounds (default 7)")
-    parser.add_argument("--quick", action="store_true", help="a 5 MB layer, 2 rounds")
-    parser.add_argument("--dir", help="work here instead of a temp dir (kept afterwards)")
-    args = parser.parse_args(argv)
-    repo = HERE.parent
-    work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-archive-"))
-    work.mkdir(parents=True, exist_ok=True)
-    env = _base_env()
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo / "src"),
-                                                      env.get("PYTHONPATH")]))
-    env["MINIDOCK_ROOT"] = str(work / "store")
-    bench = Bench(repo=repo, work=work, quick=args.quick, env=env,
-                  minidock=[sys.executable, "-m", "minidock"],
-                  progress=lambda m: print(f"  {m}", file=sys.stderr))
-    runs = args.runs or (2 if args.quick else None)
-    failed = False
-    try:
-        for item in FIGURES:
-            result = execute(item, bench, runs=runs, warmup=1, scratch=work / "scratch")
-            print(f"\n{result.title}")
-            if result.status != MEASURED:
-                print(f"  {result.status}: {result.error}")
-                failed = True
-                continue
-            for label, stats in result.sides.items():
-                print(f"  {label:<24} median {stats.median:7.3f} s  "
-                      f"(min {stats.min:.3f}, max {stats.max:.3f}, {len(stats.values)} runs)")
-            for row in result.rows:
-                verdict = "meets" if row.met else "MISSES"
-                print(f"  {row.row.subject} / {row.row.anchor}: {row.value:.2f}x "
-                      f"({verdict} {row.row.target_text('s')})")
-            for note in result.notes:
-                print(f"  note: {note}")
-    finally:
-        if not args.dir:
-            shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 COMPRESSIONS = ("zstd", "gzip", "none")
-# zstd is ~20x faster than gzip here for the same layers (docs/performance.md)
+# zstd is ~10x faster than gzip here for the same layers (docs/performance.md)
 DEFAULT_COMPRESSION = "zstd"
 
 
