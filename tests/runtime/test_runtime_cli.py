@@ -181,11 +181,13 @@ def test_bad_input_is_a_one_line_error_with_125(md: Minidock, tmp_path: Path) ->
     before = set(container_ids(md.root))
     volumes_before = set(os.listdir(md.root / "volumes"))
     port = free_port()
+    unreachable = f"127.0.0.1:{free_port()}/nosuchimage"  # nothing listens there
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", port))
         taken.listen(1)
         cases = [
-            ("run", "--rm", "nosuchimage", "true"),
+            ("run", "--rm", unreachable, "true"),
+            ("run", "--rm", "sha256:" + "0" * 64, "true"),
             ("run", "--rm", "-p", "notaport", "busybox", "true"),
             ("run", "--rm", "-v", ":/x", "busybox", "true"),
             ("run", "--rm", "-e", "=x", "busybox", "true"),
@@ -201,8 +203,13 @@ def test_bad_input_is_a_one_line_error_with_125(md: Minidock, tmp_path: Path) ->
         for args in cases:
             result = md(*args)
             assert result.code == 125, (args, result)
-            assert result.err.startswith("Error: "), (args, result.err)
-            assert "Traceback" not in result.err and len(result.err.splitlines()) <= 2
+            err = result.err
+            if unreachable in args:  # as Docker: it says so, then tries to pull it
+                first, _, err = err.partition("\n")
+                assert first == f"Unable to find image '{unreachable}:latest' locally"
+                assert unreachable in err
+            assert err.startswith("Error: "), (args, result.err)
+            assert "Traceback" not in err and len(err.splitlines()) <= 2
             if f"{port}:80" in args:
                 assert "port is already allocated" in result.err
     # as in Docker, a named container that failed to start stays, as "Created"

@@ -23,7 +23,8 @@ from runtime_helpers import REPO
 
 USER = "minidock-test"
 SUBSET = ["tests/runtime/test_runtime_sandbox.py", "tests/runtime/test_runtime_cli.py",
-          "tests/runtime/test_runtime_ports.py", "tests/runtime/test_runtime_security.py"]
+          "tests/runtime/test_runtime_ports.py", "tests/runtime/test_runtime_security.py",
+          "tests/runtime/test_runtime_detached.py"]
 
 
 def _ensure_user() -> pwd.struct_passwd:

@@ -18,7 +18,7 @@ import pytest
 from runtime_helpers import busybox_layer_dir, mounts_under, processes_using
 
 from minidock.errors import CommandNotFound, CommandNotInvokable, RuntimeError_
-from minidock.runtime import sandbox
+from minidock.runtime import inside, sandbox
 from minidock.runtime.containers import process_start_time
 from minidock.runtime.rootfs import get_driver
 from minidock.runtime.spec import BindMount, ProcessSpec, SandboxSpec
@@ -138,7 +138,7 @@ def test_kernel_interfaces_are_read_only_or_masked(box: Box) -> None:
 def test_capabilities_are_dockers_default_set(box: Box) -> None:
     code, out, _ = box.run(["sh", "-c", "grep CapBnd /proc/self/status"])
     bound = int(out.split()[1], 16)
-    assert bound == sum(1 << c for c in sandbox.DEFAULT_CAPS)
+    assert bound == sum(1 << c for c in inside.DEFAULT_CAPS)
 
 
 def test_command_not_found_and_not_executable(box: Box) -> None:
@@ -267,7 +267,7 @@ def test_tty_gets_a_pty_of_its_own(box: Box) -> None:
 def test_loopback_is_up_and_sockets_come_from_the_container_netns(box: Box) -> None:
     spec = box.spec(["sh", "-c", "echo ready; nc -l -p 7000 -e echo inside"])
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    started = sandbox.start(spec, sandbox.Stdio(None, out_w, out_w))
+    started = sandbox.start(spec, sandbox.Stdio(None, out_w, out_w), sockets=True)
     os.close(out_w)
     assert os.read(out_r, 100) == b"ready\n"
     sock = started.tcp_socket()

@@ -230,25 +230,10 @@ def _image_reference(image: object) -> str:
     raise TypeError(f"image must be a reference string or an Image, not {type(image).__name__}")
 
 
-def _preload_runtime() -> None:
-    """Import what the container's supervisor runs, once, in this long-lived process.
-
-    The supervisor is forked from here at every start; what is imported before
-    the fork is already there, while what it imports itself costs that start
-    about 15 ms (more than the rest of the start together).
-    """
-    try:
-        import minidock.runtime.sandbox  # noqa: F401
-        import minidock.runtime.supervisor  # noqa: F401
-    except ImportError:  # only a speed-up: never a reason to fail a run
-        pass
-
-
 def _start(record: Any) -> None:
     """Start a created container; remove it if it cannot start (or we are interrupted)."""
     from minidock.runtime.lifecycle import remove_container, start_detached
 
-    _preload_runtime()
     try:
         start_detached(record)
     except BaseException:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import select
-import shutil
 import signal
 import stat
 from collections.abc import Callable
@@ -211,14 +210,10 @@ class SandboxContainer:
 
 
 def _rmtree(path: Path) -> None:
-    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            func(p)
-        except OSError:
-            pass
+    """The runtime's remover: it copes with overlay's mode-000 work dir when rootless."""
+    from minidock.runtime.lifecycle import remove_tree
 
-    shutil.rmtree(path, onerror=onerror)
+    remove_tree(path)
 
 
 class SandboxExecutor:

@@ -441,8 +441,13 @@ def exec_(ctx: click.Context, container: str, command: tuple[str, ...], interact
     values.extend(parse_env(list(env), os.environ))
     c = _find(ctx, container)
     if detach:
-        box = start_exec(c, list(command), env=values, user=user, workdir=workdir,
-                         stdin=None, tty=False)
+        null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            box = start_exec(c, list(command), env=values, user=user, workdir=workdir,
+                             stdin=None, tty=False, stdout=null, stderr=null, detach=True)
+        finally:
+            os.close(null)
+        box.wait()
         box.close()
         return 0
     winsize = None

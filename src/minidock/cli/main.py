@@ -2,7 +2,9 @@
 
 Errors map to one-line messages and exit codes here, in one place; `--debug`
 (or MINIDOCK_DEBUG=1) shows the traceback instead. `run` and `create` skip
-click entirely: importing it costs more than starting a container does.
+click entirely: importing it costs more than starting a container does, and
+when they are the process's command they end it without the interpreter's
+teardown (see minidock.cli.run.exit_now).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     """Run one command; exit with its code."""
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] in ("run", "create"):  # same as commands.FAST_COMMANDS
-        from minidock.cli.run import fast_main
+        from minidock.cli.run import exit_now, fast_main
 
-        sys.exit(fast_main(args[0], args[1:]))
+        code = fast_main(args[0], args[1:])
+        if argv is None:  # the process's own command line: end the process now
+            exit_now(code)
+        sys.exit(code)
 
     import click
 

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from minidock.runtime.clock import now_iso
 from minidock.runtime.containers import Container
-from minidock.runtime.rootfs import INIT_PATHS, OVERLAY, CopyDriver
+from minidock.runtime.rootfs import INIT_PATHS, OVERLAY, CopyDriver, unique_layers
 
 DIR_IDS = "dirids.json"
 
@@ -65,7 +65,7 @@ def container_changes(container: Container) -> list[Any]:
 
     if container.data.get("Driver") == OVERLAY:
         lowers = [str(container.dir / "init"),
-                  *reversed(container.data.get("Layers", []))]
+                  *reversed(unique_layers(container.data.get("Layers", [])))]
         found = overlay_changes(container.dir / "upper", lowers)
     else:
         with _image_tree(container) as base:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from contextlib import contextmanager
 
 from minidock.errors import ConflictError, ContainerNotFound, UsageError
 from minidock.runtime.clock import ZERO_TIME, now_iso
@@ -23,7 +22,6 @@ from minidock.runtime.spec import SandboxSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
 
@@ -173,21 +171,40 @@ class Container:
     def save(self) -> None:
         write_json_atomic(os.path.join(self.path, STATE_FILE), self.data)
 
-    @contextmanager
-    def lock(self) -> Iterator[int]:
-        """Serialises starts of this container (a flock on its directory); yields
-        the lock's fd (a forked child that must not keep the lock closes it)."""
+    def lock(self) -> ContainerLock:
+        """Serialises starts of this container: `with container.lock(): ...`."""
+        return ContainerLock(self)
+
+
+class ContainerLock:
+    """A flock on the container's directory, held for a `with` block.
+
+    A plain class rather than a contextlib generator: `run` would import
+    contextlib for this alone. A forked child closes every fd it does not
+    need, this one included, so it never keeps the lock.
+    """
+
+    def __init__(self, container: Container):
+        self.container = container
+        self.fd = -1
+
+    def __enter__(self) -> int:
         import fcntl
 
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self.fd = os.open(self.container.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise ContainerNotFound(self.id) from None
+            raise ContainerNotFound(self.container.id) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield fd
-        finally:
-            os.close(fd)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        return self.fd
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+        self.fd = -1
 
 
 def write_json_atomic(path: str, data: dict[str, Any]) -> None:

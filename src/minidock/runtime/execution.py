@@ -4,30 +4,34 @@ A child joins the namespaces of the container's PID 1 with setns (user first
 when the container has its own, then ipc, uts, net, pid, mnt — joining the
 mount namespace also moves its root to the container's root). A PID namespace
 applies only to children, so it forks once more; that grandchild sets up user,
-env and cwd exactly like the container's own command (sandbox._become_command)
+env and cwd exactly like the container's own command (inside._become_command)
 and execs. The first child stays to pass the exit status back.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
-import socket
-import struct
 
 from minidock.errors import ConflictError, RuntimeError_
 from minidock.runtime import libc
 from minidock.runtime.containers import Container
+from minidock.runtime.inside import _become_command, last_capability, load_tty_support
 from minidock.runtime.options import merge_env
 from minidock.runtime.sandbox import (
+    MSG_PID,
     IdMap,
     Sandbox,
     Stdio,
-    _become_command,
-    _error_from,
-    _read_error,
+    _kill_and_reap,
     _report,
+    close_fds_except,
     exit_code,
+    install_stdio,
+    receive_pty,
+    send_message,
+    wait_started,
 )
 from minidock.runtime.spec import ProcessSpec
 
@@ -42,11 +46,18 @@ def _same_ns(pid: int, kind: str) -> bool:
 
 def start_exec(container: Container, args: list[str], *, env: list[str], user: str | None,
                workdir: str | None, stdin: int | None, tty: bool,
-               winsize: tuple[int, int] | None = None) -> Sandbox:
+               winsize: tuple[int, int] | None = None, stdout: int = 1,
+               stderr: int = 2, detach: bool = False) -> Sandbox:
     """Start `args` inside the running `container`; returns once it was exec'd.
 
-    The result is a Sandbox handle whose `helper_pid` is our child (wait on
-    it for the exit code) and whose `pid` is the exec'd process.
+    Without a tty the process writes to `stdout` and `stderr` (this process's
+    own by default; pass a pipe to capture the output: the process then holds
+    the pipe's only other copy, so end of file means it and its children are
+    done) and reads `stdin` (None: /dev/null). The result is a Sandbox handle
+    whose `helper_pid` is our child (wait on it for the exit code) and whose
+    `pid` is the exec'd process. With `detach` (`exec -d`) the process is left
+    to the container (its init reaps it) and outlives this one; the helper
+    then exits at once, with 0.
     """
     container.refresh()
     if not container.running or not container.container_alive():
@@ -76,24 +87,30 @@ def start_exec(container: Container, args: list[str], *, env: list[str], user: s
                             f"{exc.strerror}") from None
     idmap = IdMap(os.geteuid(), os.getegid(), external=not setgroups_denied,
                   uid_ranges=[], gid_ranges=[]) if own_user else None
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        last_cap = int(f.read())
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    last_cap = last_capability()
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    life_r, life_w = os.pipe2(os.O_CLOEXEC)
+    ours = theirs = None
+    if tty:
+        import socket
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     stdio = Stdio(stdin, 1, 2, tty=tty, winsize=winsize)
     pid = os.fork()
     if pid == 0:
         code = 125
         try:
-            ours.close()
-            os.close(err_r)
             os.setsid()
             libc.set_pdeathsig(signal.SIGKILL)
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
-            null = os.open("/dev/null", os.O_RDWR)
-            os.dup2(stdin if stdin is not None else null, 0)
-            os.close(null)
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            install_stdio(null if stdin is None else stdin, stdout, stderr)
+            keep = {report_w, life_r, *fds}
+            if theirs is not None:
+                keep.add(theirs.fileno())
+                load_tty_support()  # the container's mount namespace has not our files
+            close_fds_except(keep)
             for fd in fds:
                 libc.setns(fd, 0)
                 os.close(fd)
@@ -101,49 +118,58 @@ def start_exec(container: Container, args: list[str], *, env: list[str], user: s
             if child == 0:
                 code = 125
                 try:
-                    libc.set_pdeathsig(signal.SIGKILL)
+                    if not detach:
+                        libc.set_pdeathsig(signal.SIGKILL)
+                    os.close(life_r)
                     _become_command(exec_spec, stdio, theirs, idmap, last_cap)
                 except BaseException as exc:  # noqa: B036 - report whatever stopped us
-                    _report(err_w, exc)
+                    _report(report_w, exc)
                     code = getattr(exc, "exit_code", 125)
                 os._exit(code)
-            theirs.send(b"P" + struct.pack("i", child))
-            os.close(err_w)
-            _, status = os.waitpid(child, 0)
-            code = exit_code(status)
+            send_message(report_w, MSG_PID, child.to_bytes(4, "little"))
+            os.close(report_w)
+            for fd in (0, 1, 2):
+                os.close(fd)
+            code = 0 if detach else _wait_exec(child, life_r)
         except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(err_w, exc)
+            _report(report_w, exc)
             code = getattr(exc, "exit_code", 125)
         os._exit(code)
     for fd in fds:
         os.close(fd)
-    theirs.close()
-    os.close(err_w)
+    os.close(report_w)
+    os.close(life_r)
+    if theirs is not None:
+        theirs.close()
     try:
-        error = _read_error(err_r)
-        if error:
-            raise _error_from(error, "exec failed")
-        child_pid = 0
-        pty_master = None
-        while not child_pid or (tty and pty_master is None):
-            msg, got, _flags, _addr = socket.recv_fds(ours, 16, 1)
-            if not msg:
-                raise RuntimeError_("exec failed: the helper exited early")
-            if msg[:1] == b"P":
-                child_pid = struct.unpack("i", msg[1:5])[0]
-            elif msg == b"T" and got:
-                pty_master = got[0]
+        child_pid = wait_started(report_r, pid, None, life_w, "exec failed")
+        pty_master = receive_pty(ours) if tty else None
     except BaseException:
-        ours.close()
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
+        os.close(life_w)
+        if ours is not None:
+            ours.close()
+        _kill_and_reap(pid)
         raise
     finally:
-        os.close(err_r)
-    return Sandbox(pid, child_pid, ours, pty_master)
+        os.close(report_r)
+    return Sandbox(pid, child_pid, ours, pty_master, life_w)
+
+
+def _wait_exec(child: int, life_r: int) -> int:
+    """The exec'd process's exit code; it is killed if the caller lets go first.
+    (This runs in the container's mount namespace: it must import nothing.)"""
+    pidfd = os.pidfd_open(child)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(life_r, select.POLLIN)
+    while True:
+        for fd, _ev in poller.poll():
+            if fd == life_r:
+                poller.unregister(life_r)
+                os.kill(child, signal.SIGKILL)
+                continue
+            _, status = os.waitpid(child, 0)
+            return exit_code(status)
 
 
 def run_exec(container: Container, args: list[str], *, env: list[str], user: str | None,

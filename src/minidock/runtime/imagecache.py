@@ -14,7 +14,6 @@ still exists, so a stale entry is never used.
 
 from __future__ import annotations
 
-import binascii
 import json
 import os
 
@@ -49,7 +48,12 @@ def _entry_path(root: str, reference: str) -> str:
     """A file name for the reference (entries hold the full reference, so two long
     references that share a checksum only evict each other)."""
     raw = reference.encode("utf-8", "surrogateescape")
-    key = raw.hex() if len(raw) <= 100 else f"{binascii.crc32(raw):08x}-{len(raw)}"
+    if len(raw) <= 100:
+        key = raw.hex()
+    else:
+        import binascii
+
+        key = f"{binascii.crc32(raw):08x}-{len(raw)}"
     return os.path.join(root, "containers", CACHE_DIR, key + ".json")
 
 

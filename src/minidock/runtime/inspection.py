@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minidock.runtime.containers import LOG_FILE, Container
-from minidock.runtime.rootfs import OVERLAY
+from minidock.runtime.rootfs import OVERLAY, unique_layers
 
 
 def _ports(container: Container) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def _ports(container: Container) -> dict[str, Any]:
 def _graph_driver(container: Container) -> dict[str, Any]:
     d = container.dir
     if container.data.get("Driver") == OVERLAY:
-        lowers = [str(d / "init"), *reversed(container.data.get("Layers", []))]
+        lowers = [str(d / "init"), *reversed(unique_layers(container.data.get("Layers", [])))]
         return {"Name": "overlay2", "Data": {
             "LowerDir": ":".join(lowers), "MergedDir": str(d / "merged"),
             "UpperDir": str(d / "upper"), "WorkDir": str(d / "work")}}

@@ -23,7 +23,6 @@ from minidock.errors import (
 )
 from minidock.runtime.clock import ZERO_TIME, now_iso
 from minidock.runtime.containers import (
-    LOG_FILE,
     Container,
     containers_dir,
     find_container,
@@ -45,11 +44,13 @@ from minidock.runtime.spec import BindMount, SandboxSpec, image_process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from minidock.runtime.containers import StrPath
     from minidock.settings import Settings
+
+    PullMissing = Callable[[Any, str], object]
 
 DEFAULT_STOP_TIMEOUT = 10
 KILL_WAIT = 30.0
@@ -132,9 +133,11 @@ def _read_text(path: str) -> str:
 
 def create_container(settings: Settings, opts: RunOptions, *,
                      host_env: Mapping[str, str] | None = None,
-                     store: Any = None) -> Container:
+                     store: Any = None, pull: PullMissing | None = None) -> Container:
     """Make a container (state "created") from an image and run flags.
 
+    `pull(store, reference)` is called when the image is not in the store; it
+    should fetch it (the CLI pulls from the registry and shows progress).
     Raises UsageError/RuntimeError_ (exit 125) for bad input or an unknown
     image; leaves nothing behind then.
     """
@@ -157,7 +160,7 @@ def create_container(settings: Settings, opts: RunOptions, *,
                              "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     # 2. the image
     root = os.fspath(settings.root)
-    image = resolve_image(root, opts.image, settings, store)
+    image = resolve_image(root, opts.image, settings, store, pull=pull)
     config = image.config
     cfg = config.get("config") or {}
     layers = image.layers
@@ -219,7 +222,7 @@ def create_container(settings: Settings, opts: RunOptions, *,
         binds, mounts_record = _plan_mounts(root, mount_specs, cfg, made_volumes)
         spec = SandboxSpec(id=cid, bundle=bundle, driver=driver_name, hostname=hostname,
                            process=process, network=network, mounts=binds,
-                           readonly=opts.read_only, init=opts.init)
+                           readonly=opts.read_only, init=opts.init, volatile=opts.rm)
         data = _record(cid, name or cid[:12], image.id, opts, spec, cfg, exposed, bindings,
                        mounts_record, layers, driver_name)
         write_json_atomic(os.path.join(bundle, "state.json"), data)
@@ -229,9 +232,14 @@ def create_container(settings: Settings, opts: RunOptions, *,
     return Container(root, data)
 
 
-def resolve_image(root: str, reference: str, settings: Any, store: Any = None) -> Any:
+def resolve_image(root: str, reference: str, settings: Any, store: Any = None, *,
+                  pull: PullMissing | None = None) -> Any:
     """The image's ID, config and extracted layer dirs (see imagecache): from the
-    cache when still valid, else through the store, extracting layers on first use."""
+    cache when still valid, else through the store, extracting layers on first use.
+
+    An image that is not in the store is fetched with `pull` when given and
+    the reference names one a registry could have (not an image ID).
+    """
     from minidock.runtime import imagecache
 
     if store is None:
@@ -247,16 +255,37 @@ def resolve_image(root: str, reference: str, settings: Any, store: Any = None) -
     try:
         image = store.image(reference)
     except ImageNotFound as exc:
-        exc.exit_code = 125
-        if not exc.hint:
-            exc.hint = "load or pull it first (minidock load / minidock pull)"
-        raise
+        if pull is None or not pullable(reference):
+            exc.exit_code = 125
+            if not exc.hint:
+                exc.hint = "load or pull it first (minidock load / minidock pull)"
+            raise
+        pull(store, reference)
+        identity = imagecache.index_identity(root)  # the pull changed the references
+        image = store.image(reference)
     rootless = os.geteuid() != 0
     layers = [str(store.extracted_layer(image, i, rootless=rootless))
               for i in range(len(image.layers))]
     resolved = imagecache.ResolvedImage(str(image.id), image.config, layers)
     imagecache.record(root, reference, identity, resolved)
     return resolved
+
+
+def pullable(reference: str) -> bool:
+    """Could a registry have this image? Not for a full image ID (as in Docker) or
+    something that is no reference at all."""
+    from minidock.errors import ReferenceError_
+    from minidock.reference import parse
+
+    text = reference.removeprefix("sha256:")
+    if reference.startswith("sha256:") or (len(text) == 64 and
+                                           all(c in "0123456789abcdef" for c in text)):
+        return False
+    try:
+        parse(reference)
+    except ReferenceError_:
+        return False
+    return True
 
 
 def _plan_mounts(root: str, specs: list[MountSpec], cfg: dict[str, Any],
@@ -444,6 +473,8 @@ class Attach(Record):
 def start_attached(container: Container, attach: Attach) -> int:
     """Run the container in the foreground (this process supervises); its exit code."""
     from minidock.runtime import sandbox
+    from minidock.runtime.logs import LogWriter
+
     spec = container.spec
     with container.lock():
         container.refresh()
@@ -454,19 +485,25 @@ def start_attached(container: Container, attach: Attach) -> int:
         except MinidockError as exc:
             _start_failed(container, exc)
             raise
+        log = LogWriter(container.log_path)
         try:
-            log, out_r, err_r, stdio = _open_io(container, spec.process.tty,
-                                                0 if attach.stdin else None, attach.winsize)
+            out_r, err_r, stdio = _stdio(spec.process.tty, 0 if attach.stdin else None,
+                                         attach.winsize)
             try:
-                sb = sandbox.start(spec, stdio)
+                sb = sandbox.start(spec, stdio, sockets=bool(listeners))
+            except BaseException:
+                _close_fds(out_r, err_r)
+                raise
             finally:
-                for fd in (stdio.stdout, stdio.stderr):
-                    if fd >= 0:
-                        os.close(fd)
+                _close_fds(stdio.stdout, stdio.stderr)
         except MinidockError as exc:
+            log.close()
             for item in listeners:
                 item.sock.close()
             _start_failed(container, exc)
+            raise
+        except BaseException:
+            log.close()
             raise
         container.mark_running(sb.pid, os.getpid(), _ports_record(listeners))
     from minidock.runtime.supervisor import Supervisor
@@ -481,17 +518,23 @@ def start_attached(container: Container, attach: Attach) -> int:
     return code
 
 
-def _open_io(container: Container, tty: bool, stdin: int | None,
-             winsize: tuple[int, int] | None) -> tuple[Any, int | None, int | None, Any]:
-    from minidock.runtime.logs import LogWriter
+def _stdio(tty: bool, stdin: int | None, winsize: tuple[int, int] | None
+           ) -> tuple[int | None, int | None, Any]:
+    """The container's stdio: pipes for stdout and stderr (their read ends are
+    returned for the supervisor), or with `tty` a terminal of its own."""
     from minidock.runtime.sandbox import Stdio
 
-    log = LogWriter(os.path.join(container.path, LOG_FILE))
     if tty:
-        return log, None, None, Stdio(stdin, -1, -1, tty=True, winsize=winsize)
+        return None, None, Stdio(stdin, -1, -1, tty=True, winsize=winsize)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    return log, out_r, err_r, Stdio(stdin, out_w, err_w)
+    return out_r, err_r, Stdio(stdin, out_w, err_w)
+
+
+def _close_fds(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None and fd >= 0:
+            os.close(fd)
 
 
 class _raw_terminal:
@@ -540,11 +583,18 @@ def start_detached(container: Container, *, interactive: bool = False) -> None:
     """Start the container under a detached supervisor; returns once it runs.
 
     The supervisor is a double-forked child in a session of its own, so it
-    survives this process. It reports "started" (or the start error) through a
-    pipe before this function returns.
+    survives this process; it keeps none of this process's file descriptors
+    (but the published ports' listeners), so a caller reading our output to
+    its end is not held up by it. It reports "started" (or the start error)
+    through a pipe before this function returns; `container` then holds the
+    record as it was when the command started (running, PID, ports).
     """
+    # imported here, before the fork: a long-lived caller (the Python API) then
+    # pays for them once, not in every supervisor (and helper) it starts
+    from minidock.runtime import inside, logs, sandbox, supervisor  # noqa: F401
+
     spec = container.spec
-    with container.lock() as lock_fd:
+    with container.lock():
         container.refresh()
         if container.running:
             return
@@ -559,9 +609,7 @@ def start_detached(container: Container, *, interactive: bool = False) -> None:
         pid = os.fork()
         if pid == 0:
             try:
-                os.close(status_r)
-                os.close(lock_fd)
-                os.setsid()
+                _become_supervisor(status_w, listeners)
                 if os.fork() != 0:
                     os._exit(0)
                 _detached_supervisor(container, spec, listeners, status_w, interactive)
@@ -573,12 +621,26 @@ def start_detached(container: Container, *, interactive: bool = False) -> None:
         os.waitpid(pid, 0)
         report = _read_all(status_r)
         os.close(status_r)
-    if report != b"ok":
+    if not report.startswith(b"ok"):
         from minidock.runtime.sandbox import _error_from
 
         if not report:
             raise RuntimeError_("the container's supervisor failed to start")
         raise _error_from(report.decode(errors="replace"))
+    import json
+
+    container.data = json.loads(report[2:])
+
+
+def _become_supervisor(status_w: int, listeners: list[Any]) -> None:
+    """First steps of the detached supervisor's fork: a session of its own, stdio on
+    /dev/null, and no fd of the caller but the status pipe and the listeners."""
+    from minidock.runtime.sandbox import close_fds_except, install_stdio
+
+    os.setsid()
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    install_stdio(null, null, null)
+    close_fds_except({status_w, *(item.sock.fileno() for item in listeners)})
 
 
 def _read_all(fd: int) -> bytes:
@@ -592,23 +654,19 @@ def _detached_supervisor(container: Container, spec: SandboxSpec, listeners: lis
                          status_w: int, interactive: bool) -> None:
     """Body of the detached supervisor process (never returns)."""
     from minidock.runtime import sandbox
+    from minidock.runtime.logs import LogWriter
     from minidock.runtime.supervisor import Supervisor
 
-    null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
     stdin_r = stdin_w = None
     if interactive:  # -di: stdin stays open, with nothing written to it
         stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
     try:
-        log, out_r, err_r, stdio = _open_io(container, spec.process.tty, stdin_r, None)
+        log = LogWriter(container.log_path)
+        out_r, err_r, stdio = _stdio(spec.process.tty, stdin_r, None)
         try:
-            sb = sandbox.start(spec, stdio)
+            sb = sandbox.start(spec, stdio, sockets=bool(listeners))
         finally:
-            for fd in (stdio.stdout, stdio.stderr, stdin_r):
-                if fd is not None and fd >= 0:
-                    os.close(fd)
+            _close_fds(stdio.stdout, stdio.stderr, stdin_r)
         container.mark_running(sb.pid, os.getpid(), _ports_record(listeners))
     except MinidockError as exc:
         for item in listeners:
@@ -621,7 +679,9 @@ def _detached_supervisor(container: Container, spec: SandboxSpec, listeners: lis
     except BaseException as exc:  # noqa: B036 - the caller must hear about it
         os.write(status_w, f"125:{exc}".encode())
         os._exit(0)
-    os.write(status_w, b"ok")
+    import json
+
+    _write_all(status_w, b"ok" + json.dumps(container.data).encode())
     os.close(status_w)
     code = 137
     try:
@@ -633,6 +693,12 @@ def _detached_supervisor(container: Container, spec: SandboxSpec, listeners: lis
         if stdin_w is not None:
             os.close(stdin_w)
     os._exit(0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 # ---- stop, kill, wait, remove ----------------------------------------------------------

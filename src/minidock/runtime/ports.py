@@ -22,7 +22,7 @@ from minidock.runtime.reactor import ERR, IN, OUT, Reactor
 from minidock.runtime.record import Record
 
 POOL_SIZE = 4
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024  # below glibc's mmap threshold: larger recv buffers cost an mmap each
 
 
 class Listener(Record):

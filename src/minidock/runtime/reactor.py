@@ -4,13 +4,16 @@ ports from one thread, so it needs no locks and wakes only when there is work.""
 from __future__ import annotations
 
 import select
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Handler = Callable[[int], None]
 
 IN = select.EPOLLIN
 OUT = select.EPOLLOUT
 ERR = select.EPOLLERR | select.EPOLLHUP
-
-Handler = Callable[[int], None]
 
 
 class Reactor:

@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import Callable
 
 from minidock.runtime import libc
 from minidock.runtime.containers import Container
+from minidock.runtime.inside import _bind
 from minidock.runtime.rootfs import get_driver
 from minidock.runtime.sandbox import (
-    _bind,
+    MSG_ERROR,
+    MSG_GO,
+    MSG_MAP_IDS,
     _error_from,
     _read_error,
     _report,
     plan_idmap,
+    read_messages,
+    send_message,
 )
 
 
@@ -95,7 +99,7 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
     spec = container.spec
     idmap = plan_idmap() if os.geteuid() != 0 else None
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
     import sys
 
     sys.stdout.flush()
@@ -103,7 +107,7 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
     if pid == 0:
         code = 0
         try:
-            ours.close()
+            os.close(go_w)
             os.close(err_r)
             libc.set_pdeathsig(signal.SIGKILL)
             flags = libc.CLONE_NEWNS
@@ -112,8 +116,8 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
             libc.unshare(flags)
             if idmap is not None:
                 if idmap.external:
-                    theirs.send(b"U")
-                    if theirs.recv(16) != b"G":
+                    send_message(err_w, MSG_MAP_IDS)
+                    if os.read(go_r, 1) != MSG_GO:
                         raise RuntimeError("user namespace mapping failed")
                 else:
                     idmap.write_own()
@@ -135,17 +139,19 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
             _report(err_w, exc)
             code = getattr(exc, "exit_code", 1) or 1
         os._exit(code)
-    theirs.close()
+    os.close(go_r)
     os.close(err_w)
+    error = ""
     try:
-        if idmap is not None and idmap.external:
-            if ours.recv(16) == b"U":
+        for kind, payload in read_messages(err_r):
+            if kind == MSG_MAP_IDS and idmap is not None:
                 idmap.apply(pid)
-                ours.send(b"G")
-        error = _read_error(err_r)
+                os.write(go_w, MSG_GO)
+            elif kind == MSG_ERROR and not error:
+                error = payload.decode(errors="replace")
     finally:
         os.close(err_r)
-        ours.close()
+        os.close(go_w)
         os.waitpid(pid, 0)
     if error:
         raise _error_from(error)

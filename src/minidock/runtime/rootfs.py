@@ -17,9 +17,13 @@ and a dead container leaves no mount behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from collections.abc import Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 OVERLAY = "overlay"
 COPY = "copy"
@@ -37,7 +41,8 @@ _WH = ".wh."
 _WH_OPQ = ".wh..wh..opq"
 
 
-def overlay_options(lowers: Sequence[str], upper: str, work: str, *, rootless: bool) -> str:
+def overlay_options(lowers: Sequence[str], upper: str, work: str, *, rootless: bool,
+                    volatile: bool = False) -> str:
     """The mount data for an overlay, lowers given top first."""
     # no redirects, metacopy or index: the upper dir stays a plain diff of the lowers,
     # and a layer dir can be a lower of any number of mounts at once. With
@@ -45,7 +50,27 @@ def overlay_options(lowers: Sequence[str], upper: str, work: str, *, rootless: b
     opts = [f"lowerdir={':'.join(lowers)}", f"upperdir={upper}", f"workdir={work}",
             "index=off", "metacopy=off"]
     opts += ["redirect_dir=nofollow", "userxattr"] if rootless else ["redirect_dir=off"]
+    if volatile:
+        opts.append("volatile")
     return ",".join(opts)
+
+
+def unique_layers(layers: Sequence[str]) -> list[str]:
+    """Layer dirs (bottom first) with each one kept once, at its topmost place.
+
+    An image can list the same layer twice (two build steps that both made an
+    empty layer); overlayfs refuses a lower dir given twice ("Too many levels
+    of symbolic links"). Dropping the lower copies changes nothing: whatever
+    a lower copy adds, removes or hides, its upper copy does again, above it.
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for layer in reversed(layers):
+        if layer not in seen:
+            seen.add(layer)
+            out.append(layer)
+    out.reverse()
+    return out
 
 
 def _make_init_tree(top: str) -> None:
@@ -113,7 +138,7 @@ class OverlayDriver:
         """
         for sub in ("upper", "work", "merged", "lower"):
             os.mkdir(os.path.join(bundle, sub), 0o755)
-        for n, layer in enumerate(layers):
+        for n, layer in enumerate(unique_layers(layers)):
             os.symlink(layer, os.path.join(bundle, "lower", str(n)))
         if shared_init is not None:
             os.symlink(shared_init, os.path.join(bundle, "init"))
@@ -126,21 +151,46 @@ class OverlayDriver:
         count = len(os.listdir(os.path.join(bundle, "lower")))
         return ["init", *(f"lower/{n}" for n in range(count - 1, -1, -1))]
 
-    def mount(self, bundle: str, mount_fn, *, rootless: bool) -> str:  # type: ignore[no-untyped-def]
+    def mount(self, bundle: str, mount_fn, *, rootless: bool,  # type: ignore[no-untyped-def]
+              volatile: bool = False) -> str:
         """Mount the overlay (inside a private mount namespace); returns its path.
 
         The caller's working directory moves to the bundle so the lower dirs can
-        be named relatively.
+        be named relatively. `volatile` (for a container whose layer is thrown
+        away when it ends, `--rm`) tells the kernel never to sync the upper dir:
+        otherwise the unmount when the container ends syncs the whole filesystem
+        the store lives on, which can take longer than the container's start.
         """
         os.chdir(bundle)
         # upper and work absolute: the mount table then names the container's dir
-        data = overlay_options(self.lowers(bundle), os.path.join(bundle, "upper"),
-                               os.path.join(bundle, "work"), rootless=rootless)
-        mount_fn("overlay", "merged", "overlay", 0, data)
+        upper, work = os.path.join(bundle, "upper"), os.path.join(bundle, "work")
+        lowers = self.lowers(bundle)
+        _drop_volatile_mark(work)
+        try:
+            mount_fn("overlay", "merged", "overlay", 0,
+                     overlay_options(lowers, upper, work, rootless=rootless, volatile=volatile))
+        except OSError as exc:
+            if not volatile or exc.errno != errno.EINVAL:
+                raise
+            # a kernel older than 5.10 does not know "volatile": do without
+            mount_fn("overlay", "merged", "overlay", 0,
+                     overlay_options(lowers, upper, work, rootless=rootless))
         return os.path.join(bundle, "merged")
 
     def upper(self, bundle: str) -> str:
         return os.path.join(bundle, "upper")
+
+
+def _drop_volatile_mark(work: str) -> None:
+    """A volatile mount leaves `work/work/incompat/volatile` behind, and the kernel
+    refuses to mount that work dir again while it is there. Only a `--rm`
+    container is mounted volatile, and its layer is not kept: if its supervisor
+    died before removing it, the container may be started again all the same."""
+    mark = os.path.join(work, "work", "incompat", "volatile")
+    if os.path.lexists(mark):
+        from minidock.runtime.lifecycle import remove_tree
+
+        remove_tree(os.path.join(work, "work"))
 
 
 def shared_init_tree(parent: str) -> str:
@@ -175,12 +225,14 @@ class CopyDriver:
         rootfs = os.path.join(bundle, "rootfs")
         os.mkdir(rootfs, 0o755)
         copier = TreeCopier()
-        for layer in layers:
+        for layer in unique_layers(layers):
             copier.apply_layer(layer, rootfs)
         _make_init_tree(rootfs)
 
-    def mount(self, bundle: str, mount_fn, *, rootless: bool) -> str:  # type: ignore[no-untyped-def]
-        """Bind the rootfs on itself: pivot_root needs a mount point."""
+    def mount(self, bundle: str, mount_fn, *, rootless: bool,  # type: ignore[no-untyped-def]
+              volatile: bool = False) -> str:
+        """Bind the rootfs on itself: pivot_root needs a mount point (`volatile`
+        is for the overlay driver's sake: nothing here is ever synced)."""
         from minidock.runtime.libc import MS_BIND, MS_REC
 
         rootfs = os.path.join(bundle, "rootfs")

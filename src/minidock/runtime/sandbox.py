@@ -1,4 +1,4 @@
-"""The namespace sandbox: how one container process is started.
+"""The namespace sandbox: how one container process is started (the supervisor's side).
 
 Process tree (host PIDs on the left)::
 
@@ -13,52 +13,42 @@ The helper exists because after `unshare(CLONE_NEWPID)` only the *next* child
 lands in the new PID namespace. Every process gets `PR_SET_PDEATHSIG(SIGKILL)`,
 so if the supervisor dies the helper dies, and when the container's PID 1 dies
 the kernel kills the rest of its PID namespace: nothing outlives minidock.
+What the helper and PID 1 do is in `minidock.runtime.inside`.
 
-Start-up failures (mount errors, unknown user, exec errors) travel back over a
-close-on-exec pipe as `code:message`; end of file on that pipe means the
-container's command was exec'd. Mounts exist only in the container's mount
-namespace, so they vanish with it.
+Start-up travels back over one close-on-exec pipe as small messages: the
+container's PID from the helper, or `code:message` when something failed
+(mount errors, unknown user, exec errors); end of file on that pipe means the
+container's command was exec'd. A second pipe, the lifeline, goes the other
+way: the helper kills the container when it closes.
+A unix socket to the helper exists only when file descriptors must travel (a
+tty's master, sockets for published ports), so a plain start never imports
+the socket module. Mounts exist only in the container's mount namespace, so
+they vanish with it.
 """
 
 from __future__ import annotations
 
-import fcntl
+import gc
 import os
-import select
 import signal
-import socket
-import stat
-import struct
-import termios
 
 from minidock.errors import CommandNotFound, CommandNotInvokable, RuntimeError_
-from minidock.runtime import libc
 from minidock.runtime.record import Record
-from minidock.runtime.rootfs import get_driver
-from minidock.runtime.rootpath import fd_path, make_dirs, make_mountpoint, open_in_root
-from minidock.runtime.spec import SandboxSpec
-from minidock.runtime.users import resolve_user
 
-# Docker's default capability set, by number
-DEFAULT_CAPS = frozenset({0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31})
-MASKED_PATHS = ("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                "/sys/devices/virtual/powercap")
-READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
-DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
-DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
-             ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"))
-FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
-                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGALRM)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
 
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
-_IFF_UP_RUNNING = 0x1 | 0x40
-_TIOCGPTN = 0x80045430
-_TIOCSPTLCK = 0x40045431
-_MNT_KEEP = libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC | libc.MS_NOATIME | 2048
+    from minidock.runtime.spec import SandboxSpec
+
+# Start-up messages from the helper and PID 1 to the supervisor, on one pipe:
+# a kind byte, a 2-byte length, the payload, each in one write (below PIPE_BUF,
+# so two writers never interleave inside a message).
+MSG_PID = b"P"  # the container's PID 1 (a host PID), from the helper
+MSG_MAP_IDS = b"U"  # the helper made a user namespace: map its ids, then send MSG_GO
+MSG_ERROR = b"E"  # "code:message": why the container (or exec) could not start
+MSG_GO = b"G"  # supervisor -> helper, on the lifeline pipe
+_MAX_PAYLOAD = 4000
 
 
 class Stdio(Record):
@@ -81,32 +71,46 @@ class Stdio(Record):
 
 
 class Sandbox:
-    """The supervisor's handle on a started container."""
+    """The supervisor's handle on a started container.
 
-    def __init__(self, helper_pid: int, pid: int, ctrl: socket.socket,
-                 pty_master: int | None):
+    `lifeline` is the write end of a pipe the helper watches: closing it (or
+    this process dying) makes the helper kill the container. `ctrl`, a unix
+    socket to the helper, exists only when the container was started with
+    `sockets=True` or a tty: it carries file descriptors.
+    """
+
+    def __init__(self, helper_pid: int, pid: int, ctrl: socket.socket | None,
+                 pty_master: int | None, lifeline: int | None = None):
         self.helper_pid = helper_pid
         self.pid = pid
         self.ctrl = ctrl
         self.pty_master = pty_master
+        self.lifeline = lifeline
+
+    def _control(self) -> socket.socket:
+        if self.ctrl is None:
+            raise RuntimeError_("the container was started without network sockets")
+        return self.ctrl
 
     def tcp_socket(self) -> socket.socket:
         """A new, unconnected TCP socket that lives in the container's netns.
 
         Connecting it from here reaches the container's loopback: no setns needed.
         """
-        self.ctrl.send(b"S")
-        msg, fds, _flags, _addr = socket.recv_fds(self.ctrl, 16, 1)
-        if msg != b"S" or not fds:
+        self.request_socket()
+        sock = self.receive_socket()
+        if sock is None:
             raise RuntimeError_("the container's network helper is gone")
-        return socket.socket(fileno=fds[0])
+        return sock
 
     def request_socket(self) -> None:
         """Ask for a socket without waiting (read it later with `receive_socket`)."""
-        self.ctrl.send(b"S")
+        self._control().send(b"S")
 
     def receive_socket(self) -> socket.socket | None:
-        msg, fds, _flags, _addr = socket.recv_fds(self.ctrl, 16, 1)
+        import socket
+
+        msg, fds, _flags, _addr = socket.recv_fds(self._control(), 16, 1)
         if msg != b"S" or not fds:
             return None
         return socket.socket(fileno=fds[0])
@@ -117,7 +121,12 @@ class Sandbox:
         return exit_code(status)
 
     def close(self) -> None:
-        self.ctrl.close()
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+            self.lifeline = None
+        if self.ctrl is not None:
+            self.ctrl.close()
+            self.ctrl = None
         if self.pty_master is not None:
             os.close(self.pty_master)
             self.pty_master = None
@@ -128,74 +137,129 @@ def exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def start(spec: SandboxSpec, stdio: Stdio) -> Sandbox:
+def start(spec: SandboxSpec, stdio: Stdio, *, sockets: bool = False) -> Sandbox:
     """Start the container of `spec`; returns once its command was exec'd.
 
+    `sockets` keeps a unix socket to the helper so that `Sandbox.tcp_socket`
+    can hand out sockets of the container's network namespace (published
+    ports); without it (and without a tty) start-up needs only two pipes.
     Raises CommandNotFound (127), CommandNotInvokable (126) or RuntimeError_
     (125) with the reason when the container could not start; nothing is
     left running then.
     """
-    rootless = os.geteuid() != 0
-    idmap = plan_idmap() if rootless else None
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    from minidock.runtime import inside  # before the fork: loaded once per process
+
+    idmap = plan_idmap() if os.geteuid() != 0 else None
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    life_r, life_w = os.pipe2(os.O_CLOEXEC)
+    ours = theirs = None
+    if sockets or stdio.tty:
+        import socket
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the helper
         code = 125
         try:
-            ours.close()
-            os.close(err_r)
-            _helper(spec, stdio, theirs, err_w, parent, idmap)
+            os.close(report_r)
+            os.close(life_w)
+            if ours is not None:
+                ours.close()
+            inside.helper(spec, stdio, report_w, life_r, theirs, parent, idmap)
         except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(err_w, exc)
+            _report(report_w, exc)
             code = getattr(exc, "exit_code", 125)
         os._exit(code)
-    theirs.close()
-    os.close(err_w)
+    os.close(report_w)
+    os.close(life_r)
+    if theirs is not None:
+        theirs.close()
     try:
-        if idmap is not None and idmap.external:
-            if ours.recv(16) != b"U":
-                raise RuntimeError_(_read_error(err_r) or "the sandbox helper failed")
-            idmap.apply(pid)
-            ours.send(b"G")
-        error = _read_error(err_r)
-        if error:
-            raise _error_from(error)
-        ctr_pid = 0
-        pty_master = None
-        while not ctr_pid or (stdio.tty and pty_master is None):
-            msg, fds, _flags, _addr = socket.recv_fds(ours, 16, 1)
-            if not msg:
-                raise RuntimeError_("the sandbox helper exited early")
-            if msg[:1] == b"P":
-                ctr_pid = struct.unpack("i", msg[1:5])[0]
-            elif msg == b"T" and fds:
-                pty_master = fds[0]
+        ctr_pid = wait_started(report_r, pid, idmap, life_w)
+        pty_master = receive_pty(ours) if stdio.tty else None
     except BaseException:
-        ours.close()
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
+        os.close(life_w)
+        if ours is not None:
+            ours.close()
+        _kill_and_reap(pid)
         raise
     finally:
-        os.close(err_r)
-    return Sandbox(pid, ctr_pid, ours, pty_master)
+        os.close(report_r)
+    return Sandbox(pid, ctr_pid, ours, pty_master, life_w)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+
+
+def send_message(fd: int, kind: bytes, payload: bytes = b"") -> None:
+    """One start-up message (see MSG_*), written whole."""
+    payload = payload[:_MAX_PAYLOAD]
+    os.write(fd, kind + len(payload).to_bytes(2, "little") + payload)
+
+
+def read_messages(fd: int):  # type: ignore[no-untyped-def]
+    """Yield (kind, payload) start-up messages until every writer has closed the pipe:
+    PID 1 holds it (close-on-exec) until its command was exec'd."""
+    buf = b""
+    while True:
+        data = os.read(fd, 4096)
+        buf += data
+        while len(buf) >= 3:
+            size = int.from_bytes(buf[1:3], "little")
+            if len(buf) < 3 + size:
+                break
+            yield buf[:1], buf[3:3 + size]
+            buf = buf[3 + size:]
+        if not data:
+            return
+
+
+def wait_started(fd: int, helper_pid: int, idmap: IdMap | None, lifeline: int,
+                 action: str = "failed to start container") -> int:
+    """Follow start-up through the messages on `fd`; the container's PID once its
+    command was exec'd. Maps the ids of the helper's user namespace when asked.
+    Raises the start-up error (`action` prefixes the 126/127 messages)."""
+    pid = 0
+    error = ""
+    for kind, payload in read_messages(fd):
+        if kind == MSG_PID:
+            pid = int.from_bytes(payload, "little")
+        elif kind == MSG_MAP_IDS and idmap is not None:
+            idmap.apply(helper_pid)
+            os.write(lifeline, MSG_GO)
+        elif kind == MSG_ERROR and not error:
+            error = payload.decode(errors="replace")
+    if error:
+        raise _error_from(error, action)
+    if not pid:
+        raise RuntimeError_("the sandbox helper exited early")
+    return pid
+
+
+def receive_pty(ctrl: socket.socket | None) -> int:
+    """The pty master PID 1 sent (it did so before its command was exec'd)."""
+    import socket
+
+    assert ctrl is not None
+    msg, fds, _flags, _addr = socket.recv_fds(ctrl, 16, 1)
+    if msg != b"T" or not fds:
+        raise RuntimeError_("the container did not hand over its terminal")
+    return fds[0]
 
 
 def _read_error(fd: int) -> str:
-    chunks = []
-    while True:
-        try:
-            data = os.read(fd, 4096)
-        except InterruptedError:
-            continue
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks).decode(errors="replace")
+    """The first error message on `fd` (read to its end), or ""."""
+    error = ""
+    for kind, payload in read_messages(fd):
+        if kind == MSG_ERROR and not error:
+            error = payload.decode(errors="replace")
+    return error
 
 
 def _error_from(text: str, action: str = "failed to start container") -> Exception:
@@ -208,22 +272,44 @@ def _error_from(text: str, action: str = "failed to start container") -> Excepti
     return RuntimeError_(message, exit_code=code)
 
 
-def _report(err_w: int, exc: BaseException) -> None:
+def _report(fd: int, exc: BaseException) -> None:
     code = getattr(exc, "exit_code", 125)
     if isinstance(exc, OSError) and not getattr(exc, "exit_code", None):
         message = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
     else:
         message = str(exc) or type(exc).__name__
     try:
-        os.write(err_w, f"{code}:{message}".encode(errors="replace"))
+        send_message(fd, MSG_ERROR, f"{code}:{message}".encode(errors="replace"))
     except OSError:
         pass
 
 
-class _StartFailure(Exception):
-    def __init__(self, message: str, exit_code: int = 125):
-        super().__init__(message)
-        self.exit_code = exit_code
+def close_fds_except(keep: set[int] | frozenset[int]) -> None:
+    """Close every fd above 2 but `keep`.
+
+    A forked process that never execs keeps every fd of its parent, close-on-exec
+    or not: a caller's pipes, sockets and listeners would stay open for as long as
+    it lives (a caller reading our output to its end would hang). The objects
+    that owned those fds are left to Python, which must then never collect them
+    (their finalizers would close fds reused since): `gc.freeze` makes sure.
+    """
+    gc.freeze()
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def install_stdio(stdin: int, stdout: int, stderr: int) -> None:
+    """Make fds 0, 1 and 2 copies of the given fds (any of which may be 0-2 itself)."""
+    import fcntl
+
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in (stdin, stdout, stderr)]
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+        os.close(fd)
 
 
 # ---- rootless id mapping ---------------------------------------------------
@@ -296,436 +382,3 @@ def plan_idmap() -> IdMap:
     return IdMap(uid, gid, external, uids, gids)
 
 
-# ---- the helper (host PID namespace, container's other namespaces) ---------
-
-def _reset_signals() -> None:
-    for sig in FORWARDED_SIGNALS:
-        signal.signal(sig, signal.SIG_DFL)
-
-
-def _helper(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket, err_w: int, parent: int,
-            idmap: IdMap | None) -> None:
-    os.setsid()  # out of the terminal's process group: Ctrl-C is forwarded, not delivered
-    libc.set_pdeathsig(signal.SIGKILL)
-    if os.getppid() != parent:
-        raise _StartFailure("the supervisor exited during start-up")
-    _reset_signals()
-    null = os.open("/dev/null", os.O_RDWR)
-    os.dup2(stdio.stdin if stdio.stdin is not None else null, 0)
-    os.dup2(stdio.stdout if stdio.stdout >= 0 else null, 1)  # with a tty: replaced later
-    os.dup2(stdio.stderr if stdio.stderr >= 0 else null, 2)
-    os.close(null)
-    _close_fds_except({ctrl.fileno(), err_w})
-    flags = libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWPID
-    if spec.network != "host":
-        flags |= libc.CLONE_NEWNET
-    if idmap is not None:
-        flags |= libc.CLONE_NEWUSER
-    try:
-        libc.unshare(flags)
-    except OSError as exc:
-        raise _StartFailure(f"cannot create the container's namespaces: {exc.strerror}"
-                            ) from None
-    if idmap is not None:
-        if idmap.external:
-            ctrl.send(b"U")
-            if ctrl.recv(16) != b"G":
-                raise _StartFailure("user namespace mapping failed")
-        else:
-            idmap.write_own()
-    libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-    if spec.network != "host":
-        loopback_up()
-    pid = os.fork()
-    if pid == 0:
-        code = 125
-        try:
-            _container(spec, stdio, ctrl, err_w, idmap)
-        except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(err_w, exc)
-            code = getattr(exc, "exit_code", 125)
-        os._exit(code)
-    ctrl.send(b"P" + struct.pack("i", pid))
-    os.close(err_w)
-    for fd in (0, 1, 2):
-        os.close(fd)
-    _serve(ctrl, pid)
-
-
-def _close_fds_except(keep: set[int]) -> None:
-    """Drop every inherited fd above 2 but `keep`: the helper never execs, so
-    close-on-exec does not protect the supervisor's pipes and listeners."""
-    low = 3
-    for fd in sorted(keep):
-        if fd >= low:
-            os.closerange(low, fd)
-            low = fd + 1
-    os.closerange(low, 1 << 20)
-
-
-def loopback_up() -> None:
-    """Bring `lo` up in the current network namespace (ioctl, no `ip` process)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH22x", b"lo", 0)
-        flags = struct.unpack("16sH22x", fcntl.ioctl(s, _SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP_RUNNING))
-
-
-def _serve(ctrl: socket.socket, pid: int) -> None:
-    """Wait for the container; meanwhile hand out sockets of its netns."""
-    pidfd = os.pidfd_open(pid)
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    poller.register(ctrl, select.POLLIN)
-    while True:
-        for fd, _ev in poller.poll():
-            if fd == pidfd:
-                _, status = os.waitpid(pid, 0)
-                os._exit(exit_code(status))
-            try:
-                requests = ctrl.recv(64)
-            except OSError:
-                requests = b""
-            if not requests:  # the supervisor is gone
-                poller.unregister(ctrl)
-                os.kill(pid, signal.SIGKILL)
-                continue
-            for _ in range(requests.count(b"S")):
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                    socket.send_fds(ctrl, [b"S"], [s.fileno()])
-
-
-# ---- PID 1 of the container ------------------------------------------------
-
-def _container(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket, err_w: int,
-               idmap: IdMap | None) -> None:
-    libc.set_pdeathsig(signal.SIGKILL)
-    rootless = idmap is not None
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        last_cap = int(f.read())
-    driver = get_driver(spec.driver)
-    try:
-        root = driver.mount(spec.bundle, libc.mount, rootless=rootless)
-    except OSError as exc:
-        raise _StartFailure(f"cannot mount the container's rootfs ({spec.driver} driver): "
-                            f"{exc.strerror}") from None
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    _seed_volumes(spec, root_fd)
-    _mount_proc(root_fd)
-    _mount_dev(root_fd, rootless)
-    _mount_sys(root_fd, spec.network == "host" and rootless)
-    for name in ("hosts", "hostname", "resolv.conf"):
-        _bind(root_fd, os.path.join(spec.bundle, name), f"/etc/{name}", False)
-    for m in spec.mounts:
-        try:
-            _bind(root_fd, m.source, m.target, m.readonly)
-        except OSError as exc:
-            raise _StartFailure(f"cannot mount {m.source} on {m.target}: "
-                                f"{exc.strerror}") from None
-    _mask_paths(root_fd)
-    if spec.readonly:
-        libc.mount(None, root, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY)
-    os.close(root_fd)
-    os.chdir(root)
-    libc.pivot_root(".", ".")
-    libc.umount2(".", libc.MNT_DETACH)
-    os.chdir("/")
-    libc.sethostname(spec.hostname)
-    if spec.init:
-        _run_init(spec, stdio, ctrl, err_w, idmap, last_cap)
-    else:
-        _become_command(spec, stdio, ctrl, idmap, last_cap)
-
-
-def _bind(root_fd: int, source: str, target: str, readonly: bool) -> None:
-    is_dir = os.path.isdir(source)
-    fd = make_mountpoint(root_fd, target, is_dir)
-    try:
-        libc.mount(source, fd_path(fd), None, libc.MS_BIND | libc.MS_REC)
-    finally:
-        os.close(fd)
-    if readonly:
-        _remount_ro(root_fd, target)
-
-
-def _remount_ro(root_fd: int, target: str) -> None:
-    fd = open_in_root(root_fd, target)
-    try:
-        path = fd_path(fd)
-        keep = os.statvfs(path).f_flag & _MNT_KEEP
-        libc.mount(None, path, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | keep)
-    finally:
-        os.close(fd)
-
-
-def _seed_volumes(spec: SandboxSpec, root_fd: int) -> None:
-    """Copy the image's content at a volume's path into the volume when it is empty."""
-    for m in spec.mounts:
-        if not m.seed or not os.path.isdir(m.source) or os.listdir(m.source):
-            continue
-        try:
-            fd = open_in_root(root_fd, m.target, os.O_PATH | os.O_DIRECTORY)
-        except OSError:
-            continue  # nothing (or no directory) there in the image
-        try:
-            from minidock.runtime.rootfs import TreeCopier
-
-            TreeCopier().copy_tree(fd_path(fd), m.source)
-            st = os.stat(fd_path(fd))
-            try:
-                os.chown(m.source, st.st_uid, st.st_gid)
-                os.chmod(m.source, st.st_mode & 0o7777)
-            except OSError:
-                pass  # rootless without that id mapped: keep the volume's own owner
-        finally:
-            os.close(fd)
-
-
-def _mount_proc(root_fd: int) -> None:
-    fd = make_mountpoint(root_fd, "/proc", True)
-    try:
-        libc.mount("proc", fd_path(fd), "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
-    finally:
-        os.close(fd)
-
-
-def _mount_dev(root_fd: int, rootless: bool) -> None:
-    fd = make_mountpoint(root_fd, "/dev", True)
-    try:
-        libc.mount("tmpfs", fd_path(fd), "tmpfs", libc.MS_NOSUID | libc.MS_STRICTATIME,
-                   "mode=755,size=65536k")
-    finally:
-        os.close(fd)
-    dev = open_in_root(root_fd, "/dev", os.O_PATH | os.O_DIRECTORY)
-    try:
-        for name in DEVICES:
-            os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666, dir_fd=dev))
-            target = open_in_root(root_fd, f"/dev/{name}")
-            try:
-                libc.mount(f"/dev/{name}", fd_path(target), None, libc.MS_BIND)
-            finally:
-                os.close(target)
-        for sub in ("pts", "shm", "mqueue"):
-            os.mkdir(sub, 0o755, dir_fd=dev)
-        for link, target_path in DEV_LINKS:
-            os.symlink(target_path, link, dir_fd=dev)
-    finally:
-        os.close(dev)
-    pts_opts = "newinstance,ptmxmode=0666,mode=0620" + ("" if rootless else ",gid=5")
-    for sub, fstype, flags, data in (
-            ("pts", "devpts", libc.MS_NOSUID | libc.MS_NOEXEC, pts_opts),
-            ("shm", "tmpfs", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
-             "mode=1777,size=65536k"),
-            ("mqueue", "mqueue", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC, None)):
-        target = open_in_root(root_fd, f"/dev/{sub}")
-        try:
-            libc.mount(fstype, fd_path(target), fstype, flags, data)
-        except OSError:
-            if sub != "mqueue":  # a message-queue fs is a nicety, the others are needed
-                raise
-        finally:
-            os.close(target)
-
-
-def _mount_sys(root_fd: int, shared_netns_rootless: bool) -> None:
-    """sysfs read-only; where a new sysfs is not allowed, the host's, read-only."""
-    fd = make_mountpoint(root_fd, "/sys", True)
-    try:
-        path = fd_path(fd)
-        flags = libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
-        try:
-            if shared_netns_rootless:
-                raise PermissionError(1, "sysfs of a netns we do not own")
-            libc.mount("sysfs", path, "sysfs", flags)
-        except OSError:
-            try:
-                libc.mount("/sys", path, None, libc.MS_BIND | libc.MS_REC)
-                keep = os.statvfs(path).f_flag & _MNT_KEEP
-                libc.mount(None, path, None,
-                           libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | keep)
-            except OSError:
-                pass  # /sys stays an empty directory
-    finally:
-        os.close(fd)
-
-
-def _mask_paths(root_fd: int) -> None:
-    for path in MASKED_PATHS:
-        try:
-            fd = open_in_root(root_fd, path)
-        except OSError:
-            continue
-        try:
-            is_dir = os.path.isdir(fd_path(fd))
-            if is_dir:
-                libc.mount("tmpfs", fd_path(fd), "tmpfs", libc.MS_RDONLY, "size=0")
-            else:
-                libc.mount("/dev/null", fd_path(fd), None, libc.MS_BIND)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-    for path in READONLY_PATHS:
-        try:
-            fd = open_in_root(root_fd, path)
-        except OSError:
-            continue
-        try:
-            libc.mount(fd_path(fd), fd_path(fd), None, libc.MS_BIND | libc.MS_REC)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-        _remount_ro(root_fd, path)  # opens the path again: the new bind mount is on top
-
-
-def _setup_stdio(stdio: Stdio, ctrl: socket.socket) -> None:
-    """New session; with a tty, a pty of the container's devpts as controlling tty."""
-    if not stdio.tty:
-        os.setsid()
-        return
-    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-    number = struct.unpack("i", fcntl.ioctl(master, _TIOCGPTN, b"\0\0\0\0"))[0]
-    slave = os.open(f"/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
-    if stdio.winsize:
-        rows, cols = stdio.winsize
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    socket.send_fds(ctrl, [b"T"], [master])
-    os.close(master)
-    os.setsid()
-    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-    for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    if slave > 2:
-        os.close(slave)
-
-
-def _become_command(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket,
-                    idmap: IdMap | None, last_cap: int) -> None:
-    """Set up session, user, env and cwd of this process, then exec the command.
-
-    Runs after pivot_root: everything it uses must already be imported.
-    """
-    _setup_stdio(stdio, ctrl)
-    ctrl.close()
-    user = resolve_user(spec.process.user)
-    if stdio.tty:
-        try:
-            os.fchown(0, user.uid, -1)
-        except OSError:
-            pass
-    env = dict(item.partition("=")[::2] for item in spec.process.env)
-    env.setdefault("HOME", user.home)
-    cwd = spec.process.cwd or "/"
-    if not os.path.isdir(cwd):
-        try:
-            fd = make_dirs(os.open("/", os.O_PATH | os.O_DIRECTORY), cwd)
-            os.close(fd)
-        except OSError as exc:
-            raise _StartFailure(f"cannot create the working directory {cwd}: "
-                                f"{exc.strerror}") from None
-    libc.limit_capabilities(set(DEFAULT_CAPS), last_cap)
-    if idmap is None or idmap.external:
-        os.setgroups(list(user.groups))
-    try:
-        os.setgid(user.gid)
-        os.setuid(user.uid)
-    except OSError as exc:
-        raise _StartFailure(f"cannot switch to user {spec.process.user}: {exc.strerror}"
-                            + (" (only root exists in this rootless container)"
-                               if idmap is not None and not idmap.external else "")) from None
-    try:
-        os.chdir(cwd)
-    except OSError as exc:
-        raise _StartFailure(f"cannot change to the working directory {cwd}: "
-                            f"{exc.strerror}") from None
-    reset_signals()
-    path = find_executable(spec.process.args[0], env.get("PATH", ""))
-    try:
-        os.execve(path, spec.process.args, env)
-    except OSError as exc:
-        name = spec.process.args[0]
-        if exc.errno == 2:
-            raise _StartFailure(f'exec: "{name}": no such file or directory', 127) from None
-        raise _StartFailure(f'exec: "{name}": {exc.strerror.lower()}', 126) from None
-
-
-def reset_signals() -> None:
-    """Default dispositions and an empty mask for the exec'd command.
-
-    exec resets handled signals itself but keeps ignored ones (Python ignores
-    SIGPIPE and SIGXFSZ), so only what Python changed needs a system call.
-    """
-    for sig in range(1, signal.NSIG):
-        handler = signal.getsignal(sig)
-        if handler is None or handler is signal.SIG_DFL:
-            continue
-        try:
-            signal.signal(sig, signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-
-def find_executable(name: str, path_env: str) -> str:
-    """Look `name` up like Go's exec.LookPath, with Docker's messages."""
-    if "/" in name:
-        try:
-            st = os.stat(name)
-        except OSError as exc:
-            raise _StartFailure(f'exec: "{name}": stat {name}: {exc.strerror.lower()}',
-                                127 if exc.errno == 2 else 126) from None
-        if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
-            raise _StartFailure(f'exec: "{name}": permission denied', 126)
-        return name
-    for directory in path_env.split(":"):
-        candidate = os.path.join(directory or ".", name)
-        try:
-            st = os.stat(candidate)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
-            return candidate
-    raise _StartFailure(f'exec: "{name}": executable file not found in $PATH', 127)
-
-
-def _run_init(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket, err_w: int,
-              idmap: IdMap | None, last_cap: int) -> None:
-    """--init: stay as PID 1, run the command as a child, forward signals, reap.
-
-    This process is already loaded in memory, so it needs nothing from the
-    container's filesystem.
-    """
-    child = os.fork()
-    if child == 0:
-        code = 125
-        try:
-            libc.set_pdeathsig(signal.SIGKILL)
-            _become_command(spec, stdio, ctrl, idmap, last_cap)
-        except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(err_w, exc)
-            code = getattr(exc, "exit_code", 125)
-        os._exit(code)
-    ctrl.close()
-    os.close(err_w)
-
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(child, signum)
-        except ProcessLookupError:
-            pass
-
-    for sig in FORWARDED_SIGNALS:
-        signal.signal(sig, forward)
-    null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        if pid == child:
-            os._exit(exit_code(status))

@@ -50,13 +50,16 @@ class BindMount(Record):
 
 
 class SandboxSpec(Record):
+    """`volatile`: the container's layer is thrown away when it ends (`--rm`), so
+    it is never synced to disk (see OverlayDriver.mount)."""
+
     __slots__ = ("id", "bundle", "driver", "hostname", "process", "network", "mounts",
-                 "readonly", "init")
+                 "readonly", "init", "volatile")
 
     def __init__(self, id: str, bundle: str, driver: str, hostname: str,  # noqa: A002
                  process: ProcessSpec, network: str = "private",
                  mounts: list[BindMount] | None = None, readonly: bool = False,
-                 init: bool = False):
+                 init: bool = False, volatile: bool = False):
         self.id = id
         self.bundle = bundle  # the container dir
         self.driver = driver
@@ -66,6 +69,7 @@ class SandboxSpec(Record):
         self.mounts = list(mounts or [])
         self.readonly = readonly
         self.init = init
+        self.volatile = volatile
 
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__slots__}

@@ -11,18 +11,16 @@ container, and notices the container's end through a pidfd of the helper.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import signal
-import struct
-import termios
-from collections.abc import Callable
 
 from minidock.runtime.reactor import IN, Reactor
 from minidock.runtime.sandbox import Sandbox, exit_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from minidock.runtime.logs import LogWriter
     from minidock.runtime.ports import Listener
 
@@ -31,6 +29,10 @@ DRAIN_TIMEOUT = 2.0
 
 
 def terminal_size(fd: int) -> tuple[int, int] | None:
+    import fcntl
+    import struct
+    import termios
+
     try:
         rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
     except OSError:
@@ -165,6 +167,10 @@ class Supervisor:
         """Give the container's pty the local terminal's size (on SIGWINCH)."""
         size = terminal_size(0) or terminal_size(1)
         if size and self.sandbox.pty_master is not None:
+            import fcntl
+            import struct
+            import termios
+
             try:
                 fcntl.ioctl(self.sandbox.pty_master, termios.TIOCSWINSZ,
                             struct.pack("HHHH", size[0], size[1], 0, 0))
