@@ -13,50 +13,12 @@ import lzma
 from typing import BinaryIO
 
 from minidock.errors import ArchiveError, LayerError
-from minidock.layer.compression import decompressing_reader, sniff_compression
+from minidock.layer.compression import PeekedReader, decompressing_reader, sniff_compression
 
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 _HEAD = 6
 _READ_SIZE = 1 << 20
-
-
-class _Prefixed:
-    """Serves the sniffed head again, then the rest of the stream."""
-
-    def __init__(self, head: bytes, stream: BinaryIO):
-        self._head = memoryview(head)
-        self._stream = stream
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        view = memoryview(buffer)
-        if self._head:
-            n = min(len(view), len(self._head))
-            view[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is not None:
-            return readinto(view) or 0
-        data = self._stream.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            data = bytes(self._head) + self._stream.read()
-            self._head = memoryview(b"")
-            return data
-        buf = bytearray(size)
-        n = self.readinto(buf)
-        del buf[n:]
-        return bytes(buf)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._stream.close()
 
 
 class _StdlibDecompressing:
@@ -133,7 +95,7 @@ def open_tar_stream(stream: BinaryIO) -> tuple[BinaryIO, str]:
             break
         head += more
     kind = sniff(head)
-    prefixed = _Prefixed(head, stream)
+    prefixed = PeekedReader(head, stream)
     if kind in ("gzip", "zstd"):
         inner = decompressing_reader(prefixed)  # type: ignore[arg-type]
         return _OneLineErrors(inner, kind), kind  # type: ignore[arg-type,return-value]

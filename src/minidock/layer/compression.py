@@ -185,7 +185,7 @@ class _Reader:
         self.close()
 
 
-class _PeekedReader(_Reader):
+class PeekedReader(_Reader):
     """Serves a few already-read bytes, then the rest of the stream."""
 
     def __init__(self, head: bytes, stream: BinaryIO):
@@ -402,7 +402,7 @@ def decompressing_reader(stream: BinaryIO, media_type: str | None = None) -> _Re
         if not more:
             break
         head += more
-    source = _PeekedReader(head, stream)
+    source = PeekedReader(head, stream)
     kind = sniff_compression(head)
     if kind == "gzip":
         return _GzipReader(source)
