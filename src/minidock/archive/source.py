@@ -18,7 +18,6 @@ from minidock.layer.compression import PeekedReader, decompressing_reader, sniff
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 _HEAD = 6
-_READ_SIZE = 1 << 20
 
 
 class _StdlibDecompressing:
