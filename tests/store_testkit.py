@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zstandard
 from click.testing import CliRunner
 
@@ -142,3 +143,13 @@ def cli_process(root: Path, *args: str, **kwargs: Any) -> subprocess.Popen[bytes
 
 def store_at(root: Path, compression: str = "zstd") -> Store:
     return Store(Settings.from_env({}, root=root, compression=compression)).ensure()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def store(root: Path) -> Store:
+    return store_at(root)
