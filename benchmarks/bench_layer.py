@@ -18,7 +18,7 @@ from harness import Context, Row, Side, figure, shell
 
 
 def _write_tree(tree: Path, compression: str) -> Callable[[], None]:
-    from minidock.layer import write_tree
+    from minidock.layer.writer import write_tree
 
     def run() -> None:
         with open(os.devnull, "wb") as sink:

@@ -23,8 +23,8 @@ import zstandard
 from click.testing import CliRunner
 
 from minidock.cli.main import main
-from minidock.image import mediatypes as mt
-from minidock.image.model import Descriptor
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
 from minidock.store import Image, Store

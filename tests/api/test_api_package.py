@@ -40,10 +40,10 @@ def test_public_names_are_the_api_objects():
     assert {"run", "build", "image", "Client"} <= set(dir(minidock))
 
 
-def test_build_and_image_are_callable_and_still_packages(tmp_path):
-    from minidock.build import BuildOptions
+def test_build_and_image_are_api_functions_beside_the_builder_and_oci_packages(tmp_path):
+    from minidock.builder import BuildOptions
     from minidock.errors import ImageNotFound
-    from minidock.image import mediatypes
+    from minidock.oci import mediatypes
 
     assert BuildOptions().tags == []
     assert mediatypes.OCI_MANIFEST
@@ -55,7 +55,7 @@ def test_build_and_image_are_callable_and_still_packages(tmp_path):
 
 
 def test_build_is_callable_when_the_builder_was_imported_first():
-    code = ("from minidock.build import BuildOptions\nimport minidock\n"
+    code = ("from minidock.builder import BuildOptions\nimport minidock\n"
             "print(callable(minidock.build), callable(minidock.image))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

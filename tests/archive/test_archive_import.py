@@ -13,8 +13,8 @@ from store_testkit import store_at, tar_bytes
 
 from minidock.archive import apply_changes, import_rootfs
 from minidock.errors import ArchiveError, UsageError
-from minidock.image import mediatypes as mt
 from minidock.layer.compression import decompressing_reader
+from minidock.oci import mediatypes as mt
 from minidock.reference import parse
 from minidock.store import Store
 

@@ -18,8 +18,8 @@ from store_testkit import make_image, store_at, tar_bytes
 
 from minidock.archive import load, save
 from minidock.errors import ArchiveError, DigestError, MinidockError
-from minidock.image import mediatypes as mt
-from minidock.image.model import canonical_json, host_platform
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import canonical_json, host_platform
 from minidock.store import Store
 
 

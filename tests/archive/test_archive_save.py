@@ -13,7 +13,7 @@ from store_testkit import make_image, tar_bytes
 
 from minidock.archive import save
 from minidock.errors import DigestError, ImageNotFound
-from minidock.image import mediatypes as mt
+from minidock.oci import mediatypes as mt
 from minidock.store import Store
 
 

@@ -8,16 +8,16 @@ import pytest
 from layer_helpers import make_rich_tree, read_layer, snapshot
 
 from minidock.errors import LayerError
-from minidock.layer import (
-    EntryKind,
+from minidock.layer.differ import (
     changes,
     diff_overlay_upper,
     diff_trees,
-    extract,
     overlay_changes,
     snapshot_dir_identities,
-    write_tree,
 )
+from minidock.layer.entry import EntryKind
+from minidock.layer.extract import extract
+from minidock.layer.writer import write_tree
 
 
 def _copy_tree(src: Path, dest: Path) -> None:

@@ -12,7 +12,7 @@ from layer_helpers import TarBuilder, snapshot
 
 from minidock.digest import Digest, VerifyingReader
 from minidock.errors import DigestError, LayerError
-from minidock.layer import extract, unpack_image
+from minidock.layer.extract import extract, unpack_image
 
 IS_ROOT = os.geteuid() == 0
 

@@ -20,7 +20,7 @@ import pytest
 from layer_helpers import TarBuilder
 
 from minidock.errors import LayerError
-from minidock.layer import extract
+from minidock.layer.extract import extract
 
 MODES = ["apply", "overlay"]
 UNIQUE = f"minidock-hostile-{uuid.uuid4().hex[:12]}"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from layer_helpers import make_rich_tree, snapshot
 
-from minidock.layer import LayerBuilder, unpack_image, write_tree
+from minidock.layer.extract import unpack_image
+from minidock.layer.writer import LayerBuilder, write_tree
 
 pytestmark = [
     pytest.mark.interop,

@@ -11,17 +11,10 @@ import pytest
 from layer_helpers import CAPABILITY, layer_names, make_rich_tree, read_layer, snapshot
 
 from minidock.errors import LayerError
-from minidock.layer import (
-    MEDIA_TYPE_TAR_GZIP,
-    Entry,
-    EntryKind,
-    LayerBuilder,
-    LayerWriter,
-    decompressing_reader,
-    extract,
-    write_tree,
-)
-from minidock.layer.entry import sort_key
+from minidock.layer.compression import MEDIA_TYPE_TAR_GZIP, decompressing_reader
+from minidock.layer.entry import Entry, EntryKind, sort_key
+from minidock.layer.extract import extract
+from minidock.layer.writer import LayerBuilder, LayerWriter, write_tree
 
 IS_ROOT = os.geteuid() == 0
 
@@ -184,7 +177,7 @@ def test_big_file_streams_with_bounded_memory(tmp_path):
         f.truncate(1 << 30)
     script = textwrap.dedent(f"""
         import os
-        from minidock.layer import write_tree
+        from minidock.layer.writer import write_tree
         with open(os.devnull, "wb") as sink:
             info = write_tree({str(big.parent)!r}, sink, "zstd")
         # VmHWM is this process image's own peak; ru_maxrss would carry over the

@@ -11,8 +11,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from minidock.image import mediatypes as mt
-from minidock.image.model import Descriptor
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
 from minidock.store import Image, Store

@@ -10,8 +10,8 @@ import pytest
 from registry_testlib import add_layer, build_image, image_config
 
 from minidock.digest import Digest
-from minidock.image import mediatypes as mt
-from minidock.image.model import canonical_json, host_platform
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import canonical_json, host_platform
 from minidock.registry import pull_image, push
 from minidock.store import Store
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minidock.image.model import Descriptor
 from minidock.layer.entry import Entry, EntryKind
 from minidock.layer.writer import LayerBuilder
+from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
 from minidock.store import Image, Store

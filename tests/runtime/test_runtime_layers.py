@@ -11,9 +11,9 @@ from pathlib import Path
 
 from runtime_helpers import Minidock
 
-from minidock.image.model import Descriptor
 from minidock.layer.entry import Entry, EntryKind
 from minidock.layer.writer import LayerBuilder
+from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.store import Store
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from runtime_helpers import PATH_ENV, Minidock, add_busybox_image
 
-from minidock.image.model import Descriptor
+from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
 from minidock.store import Store

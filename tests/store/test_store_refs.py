@@ -9,7 +9,7 @@ import pytest
 from store_testkit import make_image, store_at
 
 from minidock.errors import ConflictError, ImageNotFound, ReferenceError_, UsageError
-from minidock.image import mediatypes as mt
+from minidock.oci import mediatypes as mt
 from minidock.reference import parse
 from minidock.store import Store
 

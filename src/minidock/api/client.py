@@ -117,13 +117,13 @@ class Client:
               pull: bool = False, progress: Callable[[Any], None] | None = None) -> Image:
         """Build the context directory `path` (its `Dockerfile`, or `dockerfile`:
         relative to the context, else to the current directory); tag the result."""
-        from minidock.build import (
+        from minidock.builder import (
             BuildOptions,
             build_image,
             open_context,
             source_date_epoch_from_env,
         )
-        from minidock.build import events as ev
+        from minidock.builder import events as ev
 
         if not isinstance(path, str | os.PathLike):
             raise TypeError(f"path must be a directory path, not {type(path).__name__}")

@@ -17,9 +17,9 @@ from minidock.archive.changes import apply_changes
 from minidock.archive.source import open_tar_stream
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, LayerError
-from minidock.image.model import Descriptor, host_platform
 from minidock.layer.compression import Compressor, compressor, media_type_for
 from minidock.layer.tarstream import TarReader
+from minidock.oci.model import Descriptor, host_platform
 from minidock.reference import Reference
 from minidock.store import Image, Store
 

@@ -27,15 +27,6 @@ from typing import Any, BinaryIO
 from minidock.archive.source import open_tar_stream
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, DigestError, LayerError, MinidockError
-from minidock.image import mediatypes as mt
-from minidock.image.model import (
-    Descriptor,
-    Index,
-    Manifest,
-    diff_ids,
-    parse_config,
-    sniff_media_type,
-)
 from minidock.layer.compression import (
     decompressing_reader,
     media_type_for,
@@ -43,6 +34,15 @@ from minidock.layer.compression import (
 )
 from minidock.layer.entry import EntryKind
 from minidock.layer.tarstream import TarReader
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import (
+    Descriptor,
+    Index,
+    Manifest,
+    diff_ids,
+    parse_config,
+    sniff_media_type,
+)
 from minidock.reference import Reference, parse
 from minidock.store import MAX_MANIFEST_SIZE, Image, Store
 from minidock.store.refs import RefIndex

@@ -26,9 +26,9 @@ from typing import BinaryIO
 from minidock.archive.tarwriter import ArchiveWriter
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, DigestError, LayerError, MinidockError, UsageError
-from minidock.image import mediatypes as mt
-from minidock.image.model import Descriptor, diff_ids, parse_config
 from minidock.layer.compression import compression_of, decompressing_reader
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import Descriptor, diff_ids, parse_config
 from minidock.reference import Reference, parse
 from minidock.store import OCI_LAYOUT, Image, Store
 from minidock.store.refs import RefIndex

@@ -26,7 +26,7 @@ class ClassicPrinter:
         self._at_line_start = True
 
     def __call__(self, event: object) -> None:
-        from minidock.build import events as ev
+        from minidock.builder import events as ev
 
         if isinstance(event, ev.BuildWarning):
             self.warnings.append(event.message)
@@ -110,7 +110,7 @@ def build(settings: Settings, tags: tuple[str, ...], dockerfile: str | None,
           quiet: bool, labels: tuple[str, ...], network: str | None, iidfile: str | None,
           compression: str | None, path: str) -> None:
     """Build an image from a Dockerfile."""
-    from minidock.build import (
+    from minidock.builder import (
         BuildOptions,
         RunFailed,
         build_image,
@@ -160,7 +160,7 @@ def builder_group() -> None:
 @click.pass_obj
 def prune(settings: Settings, all_: bool, force: bool) -> None:
     """Remove the build cache and reclaim what only it used."""
-    from minidock.build import prune_build_cache
+    from minidock.builder import prune_build_cache
     from minidock.store import Store
 
     if not force:

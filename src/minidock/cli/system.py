@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from minidock import __version__
+from minidock.version import __version__
 from minidock.cli.images import (
     confirm,
     format_rows,
@@ -27,7 +27,7 @@ from minidock.cli.images import (
 from minidock.cli.output import bytes_size, human_size4
 from minidock.digest import Digest
 from minidock.errors import MinidockError, StoreError
-from minidock.image.model import host_platform
+from minidock.oci.model import host_platform
 from minidock.settings import Settings
 from minidock.store import Store
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from minidock.digest import Digest
 from minidock.errors import AuthError, RegistryError
-from minidock.image import mediatypes as mt
+from minidock.oci import mediatypes as mt
 from minidock.registry.auth import Authorizer, parse_challenges
 from minidock.registry.config import Credentials
 from minidock.registry.endpoint import Endpoint, Scheme

@@ -21,8 +21,8 @@ from minidock.errors import (
     NotFoundError,
     UsageError,
 )
-from minidock.image import mediatypes as mt
-from minidock.image.model import (
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import (
     Descriptor,
     ImageFormatError,
     Manifest,

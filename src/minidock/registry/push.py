@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from minidock.digest import Digest
 from minidock.errors import DigestError, MinidockError, NotFoundError, RegistryError, UsageError
-from minidock.image.model import Descriptor
+from minidock.oci.model import Descriptor
 from minidock.reference import Reference, parse
 from minidock.registry.client import RegistryClient
 from minidock.registry.config import RegistryConfig

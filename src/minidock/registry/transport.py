@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from minidock import __version__
+from minidock.version import __version__
 
 BLOCK = 1 << 20
 DEFAULT_TIMEOUT = 60.0

@@ -92,7 +92,7 @@ def commit_container(settings: Any, container: Container, reference: str | None,
     The new image's config takes the container's (command, env, working dir,
     user, ports, volumes), as Docker's commit does.
     """
-    from minidock.image.model import Descriptor
+    from minidock.oci.model import Descriptor
     from minidock.reference import parse
     from minidock.store import Store
 

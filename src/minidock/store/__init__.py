@@ -30,8 +30,8 @@ from minidock.errors import (
     NotFoundError,
     StoreError,
 )
-from minidock.image import mediatypes as mt
-from minidock.image.model import (
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import (
     Descriptor,
     ImageFormatError,
     Index,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from minidock.digest import Digest
 from minidock.errors import StoreError
-from minidock.image import mediatypes as mt
-from minidock.image.model import Descriptor, ImageFormatError
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import Descriptor, ImageFormatError
 from minidock.reference import Reference, parse
 from minidock.store.blobs import create_locked_temp, fsync_dir
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from minidock.build import pathmatch
-from minidock.build.context import CHUNK, BuildContext, SourceNotFound
-from minidock.build.imagefs import ImageFS
+from minidock.builder import pathmatch
+from minidock.builder.context import CHUNK, BuildContext, SourceNotFound
+from minidock.builder.imagefs import ImageFS
 from minidock.errors import BuildError
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from minidock.build.imagefs import ImageFS
-from minidock.build.owners import resolve_chown
-from minidock.build.pathmatch import match
+from minidock.builder.imagefs import ImageFS
+from minidock.builder.owners import resolve_chown
+from minidock.builder.pathmatch import match
 from minidock.errors import BuildError
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from minidock.build.add import ArchiveExpander, fetch_url
-from minidock.build.context import BuildContext, ForbiddenPath, IgnoreRules, SourceNotFound
-from minidock.build.copyplan import CopyOptions, InlineFile, plan_copy
-from minidock.build.imagefs import ImageFS
-from minidock.build.sources import ContextTree, ImageTree
+from minidock.builder.add import ArchiveExpander, fetch_url
+from minidock.builder.context import BuildContext, ForbiddenPath, IgnoreRules, SourceNotFound
+from minidock.builder.copyplan import CopyOptions, InlineFile, plan_copy
+from minidock.builder.imagefs import ImageFS
+from minidock.builder.sources import ContextTree, ImageTree
 from minidock.errors import BuildError
 from minidock.layer.entry import EntryKind
 

@@ -12,14 +12,14 @@ import shutil
 import stat
 from pathlib import Path
 
-from minidock.build import BuildOptions, build_image
-from minidock.build import events as ev
-from minidock.build.context import BuildContext, IgnoreRules
-from minidock.build.imageconfig import scratch_config
-from minidock.build.imagefs import ImageFS
-from minidock.image.model import Descriptor
+from minidock.builder import BuildOptions, build_image
+from minidock.builder import events as ev
+from minidock.builder.context import BuildContext, IgnoreRules
+from minidock.builder.imageconfig import scratch_config
+from minidock.builder.imagefs import ImageFS
 from minidock.layer.entry import Entry, EntryKind
 from minidock.layer.writer import LayerBuilder
+from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.store import Image, Store
 

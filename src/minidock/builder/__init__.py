@@ -5,10 +5,10 @@ What other modules use:
 - `build_image(store, context, dockerfile_bytes, BuildOptions(...), progress=..., executor=...)
   -> BuildResult` (`.image`, `.image_id`, `.tags`);
 - `prune_build_cache(store) -> bytes reclaimed`;
-- progress events in `minidock.build.events`; `Executor` for RUN in `minidock.build.executor`.
+- progress events in `minidock.builder.events`; `Executor` for RUN in `minidock.builder.executor`.
 """
 
-from minidock.build.builder import (
+from minidock.builder.builder import (
     BuildOptions,
     BuildResult,
     RunFailed,
@@ -16,7 +16,7 @@ from minidock.build.builder import (
     prune_build_cache,
     source_date_epoch_from_env,
 )
-from minidock.build.context import BuildContext, Dockerfile, IgnoreRules, open_context
+from minidock.builder.context import BuildContext, Dockerfile, IgnoreRules, open_context
 
 __all__ = [
     "BuildContext",

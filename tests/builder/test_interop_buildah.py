@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from build_helpers import BUSYBOX_DIRS, add_image, busybox_files
 
-from minidock.build import BuildOptions, build_image
-from minidock.build.context import BuildContext
+from minidock.builder import BuildOptions, build_image
+from minidock.builder.context import BuildContext
 from minidock.settings import Settings
 from minidock.store import Store
 

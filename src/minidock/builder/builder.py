@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minidock.build import events as ev
-from minidock.build.add import ArchiveExpander, fetch_url, is_url
-from minidock.build.cachekey import step_key
-from minidock.build.commit import Committer, StepImage, load_step_image
-from minidock.build.context import BuildContext, context_size
-from minidock.build.copyplan import CopyOptions, CopyPlan, InlineFile, plan_copy, plan_mkdir
-from minidock.build.executor import Executor, RunMount, RunRequest, SandboxExecutor
-from minidock.build.imageconfig import BuildClock, child_config, scratch_config
-from minidock.build.imagefs import ImageFS
-from minidock.build.owners import resolve_chown
-from minidock.build.sources import ContextTree, ImageTree, SourceTree
+from minidock.builder import events as ev
+from minidock.builder.add import ArchiveExpander, fetch_url, is_url
+from minidock.builder.cachekey import step_key
+from minidock.builder.commit import Committer, StepImage, load_step_image
+from minidock.builder.context import BuildContext, context_size
+from minidock.builder.copyplan import CopyOptions, CopyPlan, InlineFile, plan_copy, plan_mkdir
+from minidock.builder.executor import Executor, RunMount, RunRequest, SandboxExecutor
+from minidock.builder.imageconfig import BuildClock, child_config, scratch_config
+from minidock.builder.imagefs import ImageFS
+from minidock.builder.owners import resolve_chown
+from minidock.builder.sources import ContextTree, ImageTree, SourceTree
 from minidock.digest import Digest
 from minidock.dockerfile import (
     CopyEffect,

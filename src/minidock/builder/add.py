@@ -19,8 +19,8 @@ from typing import BinaryIO
 
 import zstandard
 
-from minidock.build.copyplan import CopyOptions, InlineFile
-from minidock.build.sources import SourceMatch, SourceTree
+from minidock.builder.copyplan import CopyOptions, InlineFile
+from minidock.builder.sources import SourceMatch, SourceTree
 from minidock.digest import Digest
 from minidock.errors import BuildError, DigestError, LayerError
 from minidock.layer.entry import Entry, EntryKind, clean_path

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from build_helpers import BUSYBOX_DIRS, add_image, busybox_files
 
-import minidock.build.add  # noqa: F401 - loaded before dropping privileges
+import minidock.builder.add  # noqa: F401 - loaded before dropping privileges
 import minidock.layer.compression  # noqa: F401
 import minidock.layer.extract  # noqa: F401
 import minidock.runtime.storage  # noqa: F401
-from minidock.build import BuildOptions, build_image
-from minidock.build.context import BuildContext
-from minidock.build.executor import RunRequest, StepContainer
+from minidock.builder import BuildOptions, build_image
+from minidock.builder.context import BuildContext
+from minidock.builder.executor import RunRequest, StepContainer
 from minidock.layer.compression import decompressing_reader
 from minidock.layer.tarstream import TarReader
 from minidock.settings import Settings

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minidock.build.imagefs import ImageFS
-from minidock.build.sources import SourceMatch, SourceTree, match_sources
+from minidock.builder.imagefs import ImageFS
+from minidock.builder.sources import SourceMatch, SourceTree, match_sources
 from minidock.errors import BuildError
 from minidock.layer.entry import Entry, EntryKind, sort_key
 from minidock.layer.hostfs import entry_from_stat

@@ -13,7 +13,7 @@ from typing import Any
 
 from minidock.digest import Digest
 from minidock.errors import DigestError, MinidockError
-from minidock.image import mediatypes as mt
+from minidock.oci import mediatypes as mt
 
 
 class ImageFormatError(MinidockError):

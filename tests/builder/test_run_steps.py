@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from build_helpers import build, files_of
 
-from minidock.build import RunFailed
-from minidock.build import events as ev
+from minidock.builder import RunFailed
+from minidock.builder import events as ev
 from minidock.store import Image, Store
 
 pytestmark = pytest.mark.root
@@ -119,8 +119,8 @@ def test_network_none_has_only_loopback(store: Store, busybox: Image, ctx: Path)
 CTRL_C_SCRIPT = r"""
 import sys
 from pathlib import Path
-from minidock.build import BuildOptions, build_image
-from minidock.build.context import BuildContext
+from minidock.builder import BuildOptions, build_image
+from minidock.builder.context import BuildContext
 from minidock.settings import Settings
 from minidock.store import Store
 

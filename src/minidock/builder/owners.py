@@ -7,7 +7,7 @@ same number as the uid (not the user's primary group).
 
 from __future__ import annotations
 
-from minidock.build.imagefs import ImageFS
+from minidock.builder.imagefs import ImageFS
 from minidock.errors import BuildError
 
 

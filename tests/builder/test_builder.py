@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from build_helpers import add_image, build, busybox_files, files_of
 
-from minidock.build import events as ev
+from minidock.builder import events as ev
 from minidock.errors import BuildError, DockerfileError, MinidockError
 from minidock.store import Image, Store
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from minidock.build.context import BuildContext, ForbiddenPath, IgnoreRules
+from minidock.builder.context import BuildContext, ForbiddenPath, IgnoreRules
 from minidock.errors import UsageError
 
 

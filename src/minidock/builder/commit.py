@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from minidock.digest import Digest
-from minidock.image import mediatypes as mt
-from minidock.image.model import Descriptor, Manifest, parse_config
 from minidock.layer.entry import Entry
 from minidock.layer.writer import LayerBuilder, LayerInfo
+from minidock.oci import mediatypes as mt
+from minidock.oci.model import Descriptor, Manifest, parse_config
 from minidock.store import Store
 
 

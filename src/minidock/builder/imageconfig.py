@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minidock.digest import Digest
-from minidock.image.model import host_platform
+from minidock.oci.model import host_platform
 
 
 @dataclass(frozen=True)
