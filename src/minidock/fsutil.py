@@ -1,0 +1,234 @@
+"""Filesystem primitives every layer uses: the one tree remover, the one atomic
+writer, the one file-descriptor copy and the one sorted tree walk.
+
+Standard library only (os, fcntl, stat, secrets), so `run`'s start-up can use
+it. Nothing here follows a symlink it is not asked to follow: trees are removed
+through directory descriptors opened with O_NOFOLLOW, so a link swapped in
+while we work cannot redirect a removal outside the tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import stat
+from collections.abc import Callable, Iterator
+
+StrPath = str | os.PathLike[str]
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+COPY_CHUNK = 1 << 20
+
+
+# --- removal -----------------------------------------------------------------------------
+
+
+def _open_subdir(name: str, dir_fd: int) -> int:
+    """Open a subdirectory without following links; a mode-000 one (overlay's
+    `work/work`, an image's read-only dirs seen by an unprivileged owner) is
+    made searchable first."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    except PermissionError:
+        os.chmod(name, 0o700, dir_fd=dir_fd, follow_symlinks=False)
+        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+
+
+def _unlink_files(dir_fd: int) -> list[str]:
+    """Unlink every non-directory in a directory; return its subdirectories."""
+    subdirs = []
+    try:
+        children = os.scandir(dir_fd)
+    except PermissionError:  # readable by nobody: only its owner's chmod helps
+        os.fchmod(dir_fd, 0o700)
+        children = os.scandir(dir_fd)
+    with children:
+        for child in children:
+            if child.is_dir(follow_symlinks=False):
+                subdirs.append(child.name)
+            else:
+                os.unlink(child.name, dir_fd=dir_fd)
+    return subdirs
+
+
+def remove_tree_at(parent_fd: int, name: str) -> None:
+    """Delete `name` under the directory `parent_fd`, with everything in it.
+
+    Never follows a symlink, holds one directory descriptor at a time and does
+    not recurse, so a hostile tree of any depth is removed without error. A
+    non-directory is simply unlinked.
+    """
+    try:
+        current = _open_subdir(name, parent_fd)
+    except NotADirectoryError:
+        os.unlink(name, dir_fd=parent_fd)
+        return
+    except OSError as exc:  # ELOOP: `name` is a symlink
+        if exc.errno != errno.ELOOP:
+            raise
+        os.unlink(name, dir_fd=parent_fd)
+        return
+    levels: list[tuple[str, list[str]]] = []  # (directory entered, its parent's pending subdirs)
+    try:
+        pending = _unlink_files(current)
+        while True:
+            if pending:
+                sub = pending.pop()
+                deeper = _open_subdir(sub, current)
+                os.close(current)
+                current = deeper
+                levels.append((sub, pending))
+                pending = _unlink_files(current)
+                continue
+            if not levels:
+                break
+            sub, pending = levels.pop()
+            up = os.open("..", DIR_FLAGS, dir_fd=current)
+            os.close(current)
+            current = up
+            os.rmdir(sub, dir_fd=current)
+    finally:
+        os.close(current)
+    os.rmdir(name, dir_fd=parent_fd)
+
+
+def remove_tree(path: StrPath) -> bool:
+    """Delete a file or a tree of any depth without following symlinks; False if
+    it was missing."""
+    path = os.fspath(path)
+    parent, name = os.path.split(os.path.abspath(path))
+    try:
+        fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        remove_tree_at(fd, name)
+        return True
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(fd)
+
+
+# --- atomic writes -----------------------------------------------------------------------
+
+
+def create_locked_temp(directory: StrPath, prefix: str, mode: int = 0o644) -> tuple[int, str]:
+    """Create and flock a new temp file in `directory`; returns (fd, path).
+
+    A cleaner removes temp files whose flock it can take (their writer died). It
+    may win the race between our create and our flock and unlink the file; we
+    detect that by the link count dropping to zero and start again.
+    """
+    directory = os.fspath(directory)
+    while True:
+        path = os.path.join(directory, f"{prefix}-{os.getpid()}-{secrets.token_hex(8)}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink > 0:
+            return fd, path
+        os.close(fd)
+
+
+def fsync_dir(path: StrPath) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: StrPath, data: bytes, *, tmp_dir: StrPath | None = None,
+                 mode: int = 0o644, durable: bool = True) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never
+    a part. The temp file (in `tmp_dir`, default beside `path`, same filesystem)
+    is flocked while written, so a concurrent cleaner leaves it alone.
+    `durable` adds the fsyncs that make the new file survive a power loss."""
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    fd, tmp = create_locked_temp(tmp_dir if tmp_dir is not None else directory,
+                                 f".{os.path.basename(path)}", mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if durable:
+            os.fsync(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    finally:
+        os.close(fd)
+    if durable:
+        fsync_dir(directory)
+
+
+# --- copying -----------------------------------------------------------------------------
+
+
+def copy_fd(src_fd: int, dst_fd: int, size: int | None = None) -> int:
+    """Copy from the current offset of `src_fd` to that of `dst_fd` (both advance);
+    returns the bytes copied. `size` None copies to the end of the source.
+
+    copy_file_range lets the kernel copy (or reflink) without a trip through
+    user space; across filesystems or where it is unsupported, plain reads.
+    """
+    copied = 0
+    try:
+        while size is None or copied < size:
+            sent = os.copy_file_range(src_fd, dst_fd,
+                                      COPY_CHUNK << 6 if size is None else size - copied)
+            if sent == 0:
+                return copied
+            copied += sent
+        return copied
+    except OSError:  # EXDEV, EINVAL, ENOSYS: copy by hand from where the kernel stopped
+        pass
+    while size is None or copied < size:
+        chunk = os.read(src_fd, COPY_CHUNK if size is None else min(COPY_CHUNK, size - copied))
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst_fd, view):]
+        copied += len(chunk)
+    return copied
+
+
+# --- walking -----------------------------------------------------------------------------
+
+
+def _name_key(entry: os.DirEntry[str]) -> bytes:
+    return entry.name.encode("utf-8", "surrogateescape")
+
+
+def sorted_children(directory: str) -> list[os.DirEntry[str]]:
+    """The entries of `directory`, byte-wise sorted by name (the order of a layer tar)."""
+    with os.scandir(directory) as it:
+        return sorted(it, key=_name_key)
+
+
+def walk_sorted(root: str, prune: Callable[[str], bool] | None = None
+                ) -> Iterator[tuple[str, str, os.stat_result]]:
+    """Pre-order walk below `root` in layer order: (relative path, host path, lstat).
+
+    Directories come right before their contents; symlinks are reported, never
+    followed. `prune(rel)` returning True skips a directory's contents.
+    """
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [("", iter(sorted_children(root)))]
+    while stack:
+        prefix, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        rel = prefix + child.name
+        st = child.stat(follow_symlinks=False)
+        yield rel, child.path, st
+        if stat.S_ISDIR(st.st_mode) and not (prune is not None and prune(rel)):
+            stack.append((rel + "/", iter(sorted_children(child.path))))
