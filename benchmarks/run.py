@@ -63,6 +63,8 @@ ANCHOR_PACKAGES = {
     "bwrap": "bubblewrap", "docker-registry": "docker-registry", "hyperfine": "hyperfine",
     "zstd": "zstd", "umoci": "umoci", "ab": "apache2-utils", "nsenter": "util-linux",
     "curl": "curl",
+    # buildah needs podman's network helper to create a build container
+    "/usr/lib/podman/netavark": "netavark", "/usr/lib/podman/aardvark-dns": "aardvark-dns",
 }
 FIXTURE_IMAGES = {"busybox": "busybox:latest", "nginx": "nginx:stable"}
 VERSION_COMMANDS = {
