@@ -77,11 +77,8 @@ def failure(container: Container, condition: str, reason: str,
     seen = f" (last: {last})" if last else ""
     message = (f"container {container.name} ({container.short_id}): {reason} waiting for "
                f"{condition}{seen}\nlast {LOG_LINES} log lines:\n{shown}")
-    error = WaitTimeout(message)
-    error.container = container.name  # type: ignore[attr-defined]
-    error.condition = condition  # type: ignore[attr-defined]
-    error.log_lines = lines  # type: ignore[attr-defined]
-    return error
+    return WaitTimeout(message, container=container.name, condition=condition,
+                       log_lines=lines)
 
 
 def _poll(container: Container, condition: str, timeout: float,

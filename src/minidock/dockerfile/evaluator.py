@@ -647,26 +647,30 @@ def _copy_effect(ins: Add | Copy, state: StageState, ctx: BuildContext) -> CopyE
         data = expand_heredoc(inline.content, state.expansion_env) if inline.expand \
             else inline.content
         files.append(InlineFile(inline.name, data.encode("utf-8", "surrogateescape")))
-    common = {
-        "sources": sources, "dest": resolve_dest(written_dest, state.workdir),
-        "written_dest": written_dest, "chown": chown or None, "chmod": chmod,
-        "link": ins.link, "exclude": ins.exclude, "files": tuple(files),
-    }
+    checksum = from_image = None
+    from_stage: int | None = None
+    keep_git_dir = unpack = None
+    parents = False
     if isinstance(ins, Add):
         checksum = expand(ins.checksum) if ins.checksum else None
         if checksum:
             problem = checksum_error(checksum)
             if problem:
                 raise ctx.error(problem, ins)
-        return CopyEffect(is_add=True, checksum=checksum or None, keep_git_dir=ins.keep_git_dir,
-                          unpack=ins.unpack, **common)
-    from_stage = from_image = None
-    if ins.from_:
-        from_stage = ctx.resolve_stage(ins.from_, current=state.stage_index, line=ins.line,
-                                       what="copy")
-        if from_stage is None:
-            from_image = ins.from_
-    return CopyEffect(from_stage=from_stage, from_image=from_image, parents=ins.parents, **common)
+        keep_git_dir, unpack = ins.keep_git_dir, ins.unpack
+    else:
+        parents = ins.parents
+        if ins.from_:
+            from_stage = ctx.resolve_stage(ins.from_, current=state.stage_index, line=ins.line,
+                                           what="copy")
+            if from_stage is None:
+                from_image = ins.from_
+    return CopyEffect(sources=sources, dest=resolve_dest(written_dest, state.workdir),
+                      written_dest=written_dest, is_add=isinstance(ins, Add),
+                      from_stage=from_stage, from_image=from_image, chown=chown or None,
+                      chmod=chmod, link=ins.link, exclude=ins.exclude, files=tuple(files),
+                      checksum=checksum or None, keep_git_dir=keep_git_dir, unpack=unpack,
+                      parents=parents)
 
 
 def _copy(ins: Add | Copy, state: StageState, ctx: BuildContext) -> Step:

@@ -201,7 +201,7 @@ def parse_mount(spec: str, expand: Expander | None = None) -> Mount:
         else:
             _unknown_key(key, field)
 
-    kind = values["type"]
+    kind = str(values["type"])
     if kind not in ("secret", "cache"):
         for name in ("mode", "uid", "gid"):
             if values.get(name) is not None:
