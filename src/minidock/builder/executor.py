@@ -44,7 +44,7 @@ class RunRequest:
     env: list[str]
     cwd: str
     user: str
-    layers: list[Path]  # extracted parent layers, bottom first
+    layers: list[Path]  # extracted parent layers, bottom first; the driver stacks a repeat once
     network: str = "host"  # "host", "none" or "private"
     mounts: list[RunMount] = field(default_factory=list)
     # mount targets the parent image lacks: their mount points are not part of the layer
