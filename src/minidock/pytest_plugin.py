@@ -284,7 +284,7 @@ def minidock_container(minidock_store: Client, minidock_image: ImageFactory
 
     def start(image: str | Image, command: str | list[str] | None = None,
               **options: Any) -> Container:
-        from minidock.api import Image
+        from minidock.api import Container, Image
 
         if "detach" in options or "remove" in options:
             raise TypeError("minidock_container always detaches and removes at teardown: "
@@ -299,8 +299,9 @@ def minidock_container(minidock_store: Client, minidock_image: ImageFactory
         if "ports" not in options:
             options["ports"] = {port: None for port in found.exposed_ports}
         container = minidock_store.run(image, command, detach=True, **options)
-        started.append(container)  # type: ignore[arg-type]
-        return container  # type: ignore[return-value]
+        assert isinstance(container, Container)  # detached, run returns the running container
+        started.append(container)
+        return container
 
     yield start
     with _interrupts_deferred():
