@@ -125,4 +125,11 @@ class AuthError(RegistryError):
 
 
 class WaitTimeout(MinidockError):
-    """A readiness wait expired."""
+    """A readiness wait expired; names the container, the condition and its last log lines."""
+
+    def __init__(self, message: str, *, container: str, condition: str,
+                 log_lines: list[str]):
+        super().__init__(message)
+        self.container = container
+        self.condition = condition
+        self.log_lines = log_lines

@@ -37,6 +37,17 @@ def _open_subdir(name: str, dir_fd: int) -> int:
         return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
 
 
+def _remove_entry(remove: Callable[..., None], name: str, dir_fd: int) -> None:
+    """`remove` (os.unlink or os.rmdir) `name` in `dir_fd`; a read-only directory
+    (an image's `dr-xr-xr-x` dirs, seen by an unprivileged owner) is made writable
+    first, as its owner may."""
+    try:
+        remove(name, dir_fd=dir_fd)
+    except PermissionError:
+        os.fchmod(dir_fd, 0o700)
+        remove(name, dir_fd=dir_fd)
+
+
 def _unlink_files(dir_fd: int) -> list[str]:
     """Unlink every non-directory in a directory; return its subdirectories."""
     subdirs = []
@@ -50,7 +61,7 @@ def _unlink_files(dir_fd: int) -> list[str]:
             if child.is_dir(follow_symlinks=False):
                 subdirs.append(child.name)
             else:
-                os.unlink(child.name, dir_fd=dir_fd)
+                _remove_entry(os.unlink, child.name, dir_fd)
     return subdirs
 
 
@@ -89,7 +100,7 @@ def remove_tree_at(parent_fd: int, name: str) -> None:
             up = os.open("..", DIR_FLAGS, dir_fd=current)
             os.close(current)
             current = up
-            os.rmdir(sub, dir_fd=current)
+            _remove_entry(os.rmdir, sub, current)
     finally:
         os.close(current)
     os.rmdir(name, dir_fd=parent_fd)

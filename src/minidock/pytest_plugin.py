@@ -80,7 +80,8 @@ class _PluginState:
     def __init__(self, config: pytest.Config):
         workerinput = getattr(config, "workerinput", None)
         self.is_owner = workerinput is None or "minidock_owner" not in workerinput
-        self._owner: str | None = None if self.is_owner else workerinput["minidock_owner"]
+        self._owner: str | None = None if workerinput is None or self.is_owner else \
+            workerinput["minidock_owner"]
         self.worker: str = workerinput.get("workerid", _MAIN_WORKER) if workerinput else \
             _MAIN_WORKER
         self.mode, self.directory = _store_setting(config)
@@ -283,23 +284,24 @@ def minidock_container(minidock_store: Client, minidock_image: ImageFactory
 
     def start(image: str | Image, command: str | list[str] | None = None,
               **options: Any) -> Container:
-        from minidock.api import Image
+        from minidock.api import Container, Image
 
         if "detach" in options or "remove" in options:
             raise TypeError("minidock_container always detaches and removes at teardown: "
                             "do not pass detach or remove")
         if isinstance(image, str):
-            reference, found = image, minidock_image(image)
+            found = minidock_image(image)
         elif isinstance(image, Image):
-            reference, found = image, image
+            found = image
         else:
             raise TypeError(f"image must be a reference string or an Image, not "
                             f"{type(image).__name__}")
         if "ports" not in options:
             options["ports"] = {port: None for port in found.exposed_ports}
-        container = minidock_store.run(reference, command, detach=True, **options)
-        started.append(container)  # type: ignore[arg-type]
-        return container  # type: ignore[return-value]
+        container = minidock_store.run(image, command, detach=True, **options)
+        assert isinstance(container, Container)  # detached, run returns the running container
+        started.append(container)
+        return container
 
     yield start
     with _interrupts_deferred():

@@ -51,21 +51,18 @@ class Reference:
     @property
     def familiar(self) -> str:
         """`nginx:stable`, `nginx@sha256:...`."""
-        text = self.familiar_name
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
+        return self._with_suffixes(self.familiar_name)
 
     @property
     def full(self) -> str:
-        text = self.name
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
+        """`docker.io/library/nginx:stable`."""
+        return self._with_suffixes(self.name)
+
+    def _with_suffixes(self, name: str) -> str:
+        """`name` followed by `:tag` and `@digest`, those that are set."""
+        tag = f":{self.tag}" if self.tag else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return name + tag + digest
 
     def with_tag(self, tag: str) -> Reference:
         return Reference(self.registry, self.repository, tag, None)

@@ -18,18 +18,42 @@ import http.client
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from minidock.errors import WaitTimeout
-
-if TYPE_CHECKING:
-    from minidock.api.containers import Container
 
 DEFAULT_TIMEOUT = 60.0
 LOG_LINES = 20
 _FIRST_POLL = 0.002
 _MAX_POLL = 0.05
 _TCP_LISTEN = "0A"
+
+
+class LineReader(Protocol):
+    """Hands out the log lines written since the previous call."""
+
+    def new_lines(self) -> list[str]: ...
+
+
+class Container(Protocol):
+    """What a wait needs of a container; `minidock.api.Container` provides it.
+
+    Declared here so that this module does not depend on the API package above it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def short_id(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def pid(self) -> int: ...
+
+    def logs(self, *, tail: int | None = None) -> str: ...
+    def log_reader(self) -> LineReader: ...
+    def endpoint(self, port: int | str | None = None) -> tuple[str, int]: ...
 
 
 def _check_timeout(timeout: object) -> float:
@@ -53,11 +77,8 @@ def failure(container: Container, condition: str, reason: str,
     seen = f" (last: {last})" if last else ""
     message = (f"container {container.name} ({container.short_id}): {reason} waiting for "
                f"{condition}{seen}\nlast {LOG_LINES} log lines:\n{shown}")
-    error = WaitTimeout(message)
-    error.container = container.name  # type: ignore[attr-defined]
-    error.condition = condition  # type: ignore[attr-defined]
-    error.log_lines = lines  # type: ignore[attr-defined]
-    return error
+    return WaitTimeout(message, container=container.name, condition=condition,
+                       log_lines=lines)
 
 
 def _poll(container: Container, condition: str, timeout: float,
@@ -163,6 +184,14 @@ def _statuses(status: int | Iterable[int]) -> frozenset[int]:
     return values
 
 
+class _Answer:
+    """The last answer (or error) seen by an HTTP wait."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.status = 0
+
+
 def wait_for_http(container: Container, path: str = "/", *, port: int | None = None,
                   status: int | Iterable[int] = 200,
                   timeout: float = DEFAULT_TIMEOUT) -> int:
@@ -178,7 +207,7 @@ def wait_for_http(container: Container, path: str = "/", *, port: int | None = N
     url = f"http://{host if ':' not in host else f'[{host}]'}:{host_port}{path}"
     expected = " or ".join(str(s) for s in sorted(wanted))
     condition = f"GET {url} to answer HTTP {expected}"
-    last = {"text": "", "status": 0}
+    last = _Answer()
     deadline = time.monotonic() + timeout
 
     def check() -> bool:
@@ -188,14 +217,14 @@ def wait_for_http(container: Container, path: str = "/", *, port: int | None = N
             conn.request("GET", path, headers={"Connection": "close"})
             response = conn.getresponse()
             response.read()
-            last["status"] = response.status
-            last["text"] = f"HTTP {response.status}"
+            last.status = response.status
+            last.text = f"HTTP {response.status}"
             return response.status in wanted
         except (OSError, http.client.HTTPException) as exc:
-            last["text"] = str(exc) or type(exc).__name__
+            last.text = str(exc) or type(exc).__name__
             return False
         finally:
             conn.close()
 
-    _poll(container, condition, timeout, check, lambda: last["text"])
-    return last["status"]
+    _poll(container, condition, timeout, check, lambda: last.text)
+    return last.status

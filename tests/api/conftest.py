@@ -8,28 +8,14 @@ name their containers themselves or not at all, and must remove them; the
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_helpers import IMAGES, fixture_archive
 
 from minidock.api import Client
 from minidock.runtime.containers import all_ids
-
-REPO = Path(__file__).resolve().parents[2]
-ARCHIVES = REPO / "fixtures" / "cache" / "images"
-IMAGES = {"busybox": "busybox-latest.oci.tar", "nginx": "nginx-stable.oci.tar",
-          "redis": "redis-7.oci.tar"}
-
-
-def fixture_archive(name: str) -> Path:
-    path = ARCHIVES / IMAGES[name]
-    if not path.exists():
-        subprocess.run([sys.executable, str(REPO / "fixtures" / "build_images.py"), name],
-                       check=True)
-    return path
 
 
 @pytest.fixture(scope="session")

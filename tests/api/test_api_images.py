@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import fixture_archive
+from api_helpers import fixture_archive
 
 import minidock
 from minidock.api import Client, Image

@@ -22,7 +22,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from conftest import REPO, fixture_archive
+from api_helpers import REPO, fixture_archive
 
 from minidock.api import Client
 from minidock.api.sessions import OWNER_LABEL, WORKER_LABEL

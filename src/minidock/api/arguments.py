@@ -13,7 +13,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 _VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _NETWORKS = ("default", "bridge", "host", "none")
@@ -23,7 +23,8 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _is_sequence(value: object) -> bool:
+def _is_sequence(value: object) -> TypeGuard[Sequence[object]]:
+    """A list or tuple of items, not a string (which is a sequence of characters)."""
     return isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray)
 
 
@@ -46,11 +47,11 @@ def argv(value: object, argument: str) -> list[str] | None:
             raise ValueError(f"{argument} must not be empty")
         return words
     if _is_sequence(value):
-        items = list(value)  # type: ignore[call-overload]
-        for item in items:
+        words = []
+        for item in value:
             if not isinstance(item, str | os.PathLike):
                 raise TypeError(f"{argument} items must be str, not {_kind(item)}")
-        words = [os.fspath(item) for item in items]
+            words.append(os.fspath(item))
         if not words:
             raise ValueError(f"{argument} must not be empty")
         return words
@@ -125,7 +126,7 @@ def publish(value: object) -> list[str]:
                 specs.append(_publish_spec(address, host_port, port))
         return specs
     if _is_sequence(value):
-        return [f"0:{container_port(item)}" for item in value]  # type: ignore[attr-defined]
+        return [f"0:{container_port(item)}" for item in value]
     raise TypeError(f"ports must be a dict of container port -> host port, or a list of "
                     f"container ports, not {_kind(value)}")
 
@@ -144,7 +145,7 @@ def environment(value: object) -> list[str]:
                                 f"{_kind(item)}")
             items.append(f"{key}={item}")
     elif _is_sequence(value):
-        for item in value:  # type: ignore[attr-defined]
+        for item in value:
             if not isinstance(item, str):
                 raise TypeError(f"env items must be 'NAME=value' strings, not {_kind(item)}")
             if "=" not in item:
@@ -210,7 +211,7 @@ def mounts(value: object) -> list[str]:
         return specs
     if _is_sequence(value):
         specs = []
-        for item in value:  # type: ignore[attr-defined]
+        for item in value:
             if not isinstance(item, str):
                 raise TypeError(f"volumes items must be 'source:target[:mode]' strings, not "
                                 f"{_kind(item)}")

@@ -51,7 +51,7 @@ def _open_decompressed(f: BinaryIO) -> BinaryIO:
                 return bz2.BZ2File(f)  # type: ignore[return-value]
             if kind == "xz":
                 return lzma.LZMAFile(f)  # type: ignore[return-value]
-            return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[return-value]
+            return zstandard.ZstdDecompressor().stream_reader(
                 f, read_across_frames=True)
     return f
 

@@ -16,10 +16,13 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from minidock.errors import BuildError
 from minidock.layer.writer import LayerInfo
+
+if TYPE_CHECKING:
+    from minidock.runtime.spec import SandboxSpec
 
 Output = Callable[[bytes], None]
 
@@ -41,7 +44,7 @@ class RunRequest:
     env: list[str]
     cwd: str
     user: str
-    layers: list[Path]  # extracted parent layers, bottom first
+    layers: list[Path]  # extracted parent layers, bottom first; the driver stacks a repeat once
     network: str = "host"  # "host", "none" or "private"
     mounts: list[RunMount] = field(default_factory=list)
     # mount targets the parent image lacks: their mount points are not part of the layer
@@ -123,7 +126,7 @@ class SandboxContainer:
             self.remove()
             raise
 
-    def _spec(self):  # type: ignore[no-untyped-def]
+    def _spec(self) -> SandboxSpec:
         from minidock.runtime.spec import BindMount, ProcessSpec, SandboxSpec
 
         req = self.request

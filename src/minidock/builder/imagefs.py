@@ -19,8 +19,8 @@ from pathlib import Path
 
 from minidock.errors import BuildError
 from minidock.layer.entry import OPAQUE_MARKER, WHITEOUT_PREFIX
+from minidock.runtime.rootfs import is_opaque, is_whiteout
 
-_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 MAX_SYMLINK_HOPS = 40
 
 
@@ -44,24 +44,9 @@ class ImageFS:
         gid = 0 if st.st_gid == self._ids[1] else st.st_gid
         return uid, gid
 
-    def _is_whiteout(self, layer: Path, rel: str, st: os.stat_result) -> bool:
-        return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
     def _has_wh_file(self, layer: Path, rel: str) -> bool:
         parent, name = posixpath.split(rel)
         return os.path.lexists(layer / parent / (WHITEOUT_PREFIX + name))
-
-    def _is_opaque(self, layer: Path, rel: str) -> bool:
-        host = layer / rel
-        if os.path.lexists(host / OPAQUE_MARKER):
-            return True
-        for name in _OPAQUE_XATTRS:
-            try:
-                if os.getxattr(host, name, follow_symlinks=False) == b"y":
-                    return True
-            except OSError:
-                continue
-        return False
 
     def lstat(self, path: str) -> tuple[Path, os.stat_result] | None:
         """The top-most visible (host path, lstat) of an image path; no symlink following."""
@@ -77,7 +62,7 @@ class ImageFS:
             contributing = []
             for layer in self._top_first:
                 contributing.append(layer)
-                if self._is_opaque(layer, ""):
+                if is_opaque(str(layer)):
                     break
             return (top, os.lstat(top)), contributing
         candidates = list(self._top_first)
@@ -94,7 +79,7 @@ class ImageFS:
                     if self._has_wh_file(layer, rel):
                         break
                     continue
-                if self._is_whiteout(layer, rel, st):
+                if is_whiteout(st):
                     break
                 if found is None:
                     found = (layer / rel, st)
@@ -103,7 +88,7 @@ class ImageFS:
                         visible.append(layer)
                     break
                 visible.append(layer)
-                if self._is_opaque(layer, rel):
+                if is_opaque(str(layer / rel)):
                     break
             if found is None:
                 return None, []
@@ -137,7 +122,7 @@ class ImageFS:
                 if not entry.is_dir(follow_symlinks=False) and not entry.is_file(
                         follow_symlinks=False) and not entry.is_symlink():
                     st = entry.stat(follow_symlinks=False)
-                    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    if is_whiteout(st):
                         hidden.add(name)
                         continue
                 names.add(name)

@@ -504,34 +504,39 @@ def evaluate(instruction: Instruction, state: StageState, ctx: BuildContext, *,
     return step
 
 
-def _env(ins: Env, state: StageState, ctx: BuildContext) -> Step:
+def _expanded_pairs(ins: Env | Label, state: StageState, ctx: BuildContext
+                    ) -> list[tuple[str, str]]:
+    """The expanded KEY=VALUE pairs of ENV or LABEL; a blank key is an error."""
     expand = _expander(state, ctx, ins)
-    env_list: list[str] = list(state.config.get("Env") or ())
-    shown = []
+    pairs = []
     for pair in ins.pairs:
         key = expand(pair.key)
         value = expand(pair.value)
         if not key:
-            raise ctx.error("ENV names can not be blank", ins)
+            raise ctx.error(f"{ins.keyword} names can not be blank", ins)
+        pairs.append((key, value))
+    return pairs
+
+
+def _pairs_history(ins: Env | Label, pairs: list[tuple[str, str]]) -> str:
+    return _nop(ins.keyword + " " + " ".join(f"{key}={value}" for key, value in pairs))
+
+
+def _env(ins: Env, state: StageState, ctx: BuildContext) -> Step:
+    pairs = _expanded_pairs(ins, state, ctx)
+    env_list: list[str] = list(state.config.get("Env") or ())
+    for key, value in pairs:
         _set_env(env_list, key, value)
-        shown.append(f"{key}={value}")
     config = {**state.config, "Env": env_list}
-    return Step(ins, state._with(config), history=_nop("ENV " + " ".join(shown)))
+    return Step(ins, state._with(config), history=_pairs_history(ins, pairs))
 
 
 def _label(ins: Label, state: StageState, ctx: BuildContext) -> Step:
-    expand = _expander(state, ctx, ins)
+    pairs = _expanded_pairs(ins, state, ctx)
     labels = dict(state.config.get("Labels") or {})
-    shown = []
-    for pair in ins.pairs:
-        key = expand(pair.key)
-        value = expand(pair.value)
-        if not key:
-            raise ctx.error("LABEL names can not be blank", ins)
-        labels[key] = value
-        shown.append(f"{key}={value}")
+    labels.update(pairs)
     config = {**state.config, "Labels": labels}
-    return Step(ins, state._with(config), history=_nop("LABEL " + " ".join(shown)))
+    return Step(ins, state._with(config), history=_pairs_history(ins, pairs))
 
 
 def _arg(ins: Arg, state: StageState, ctx: BuildContext) -> Step:
@@ -647,26 +652,30 @@ def _copy_effect(ins: Add | Copy, state: StageState, ctx: BuildContext) -> CopyE
         data = expand_heredoc(inline.content, state.expansion_env) if inline.expand \
             else inline.content
         files.append(InlineFile(inline.name, data.encode("utf-8", "surrogateescape")))
-    common = {
-        "sources": sources, "dest": resolve_dest(written_dest, state.workdir),
-        "written_dest": written_dest, "chown": chown or None, "chmod": chmod,
-        "link": ins.link, "exclude": ins.exclude, "files": tuple(files),
-    }
+    checksum = from_image = None
+    from_stage: int | None = None
+    keep_git_dir = unpack = None
+    parents = False
     if isinstance(ins, Add):
         checksum = expand(ins.checksum) if ins.checksum else None
         if checksum:
             problem = checksum_error(checksum)
             if problem:
                 raise ctx.error(problem, ins)
-        return CopyEffect(is_add=True, checksum=checksum or None, keep_git_dir=ins.keep_git_dir,
-                          unpack=ins.unpack, **common)
-    from_stage = from_image = None
-    if ins.from_:
-        from_stage = ctx.resolve_stage(ins.from_, current=state.stage_index, line=ins.line,
-                                       what="copy")
-        if from_stage is None:
-            from_image = ins.from_
-    return CopyEffect(from_stage=from_stage, from_image=from_image, parents=ins.parents, **common)
+        keep_git_dir, unpack = ins.keep_git_dir, ins.unpack
+    else:
+        parents = ins.parents
+        if ins.from_:
+            from_stage = ctx.resolve_stage(ins.from_, current=state.stage_index, line=ins.line,
+                                           what="copy")
+            if from_stage is None:
+                from_image = ins.from_
+    return CopyEffect(sources=sources, dest=resolve_dest(written_dest, state.workdir),
+                      written_dest=written_dest, is_add=isinstance(ins, Add),
+                      from_stage=from_stage, from_image=from_image, chown=chown or None,
+                      chmod=chmod, link=ins.link, exclude=ins.exclude, files=tuple(files),
+                      checksum=checksum or None, keep_git_dir=keep_git_dir, unpack=unpack,
+                      parents=parents)
 
 
 def _copy(ins: Add | Copy, state: StageState, ctx: BuildContext) -> Step:
@@ -732,29 +741,27 @@ def _expose(ins: Expose, state: StageState, ctx: BuildContext) -> Step:
     return Step(ins, state._with(config), history=_nop("EXPOSE " + " ".join(ports)))
 
 
-def _command_line(ins: Cmd | Entrypoint, state: StageState) -> list[str]:
-    if ins.shell_form:
-        return list(state.shell) + [" ".join(ins.command)]
-    return list(ins.command)
+def _set_command(ins: Cmd | Entrypoint, state: StageState, key: str
+                 ) -> tuple[list[str], dict[str, Any]]:
+    """The command line CMD or ENTRYPOINT sets, and the config with it under `key`
+    (an empty one, `CMD []`, removes the key)."""
+    command = list(state.shell) + [" ".join(ins.command)] if ins.shell_form \
+        else list(ins.command)
+    config = dict(state.config)
+    if command:
+        config[key] = command
+    else:
+        config.pop(key, None)
+    return command, config
 
 
 def _cmd(ins: Cmd, state: StageState, ctx: BuildContext) -> Step:
-    command = _command_line(ins, state)
-    config = dict(state.config)
-    if command:
-        config["Cmd"] = command
-    else:
-        config.pop("Cmd", None)
+    command, config = _set_command(ins, state, "Cmd")
     return Step(ins, state._with(config, cmd_set=True), history=_nop("CMD " + quote_list(command)))
 
 
 def _entrypoint(ins: Entrypoint, state: StageState, ctx: BuildContext) -> Step:
-    command = _command_line(ins, state)
-    config = dict(state.config)
-    if command:
-        config["Entrypoint"] = command
-    else:
-        config.pop("Entrypoint", None)
+    command, config = _set_command(ins, state, "Entrypoint")
     if not state.cmd_set:
         config.pop("Cmd", None)  # an inherited CMD does not survive a new ENTRYPOINT
     return Step(ins, state._with(config), history=_nop("ENTRYPOINT " + quote_list(command)))

@@ -9,11 +9,10 @@ does not depend on variables, and once at evaluation with an expander.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
 SHARING_MODES = ("shared", "private", "locked")
@@ -125,22 +124,22 @@ def parse_mount(spec: str, expand: Expander | None = None) -> Mount:
                 raise MountError(
                     "'from' doesn't support variable expansion, define alias stage instead")
         return Mount()
-    values: dict[str, object] = {"type": "bind"}
+    mount = Mount()
     readonly_auto = True
     for field in fields:
         key, has_value, value = field.partition("=")
         key = key.lower()
         if not has_value:
             if key in ("readonly", "ro"):
-                values["readonly"] = True
+                mount = replace(mount, readonly=True)
                 readonly_auto = False
             elif key in ("readwrite", "rw"):
-                values["readonly"] = False
+                mount = replace(mount, readonly=False)
                 readonly_auto = False
             elif key == "required":
-                if values["type"] != "secret":
-                    raise MountError(f"unexpected key '{key}' for mount type '{values['type']}'")
-                values["required"] = True
+                if mount.type != "secret":
+                    raise MountError(f"unexpected key '{key}' for mount type '{mount.type}'")
+                mount = replace(mount, required=True)
             else:
                 raise MountError(f"invalid field '{field}' must be a key=value pair")
             continue
@@ -161,66 +160,65 @@ def parse_mount(spec: str, expand: Expander | None = None) -> Mount:
             kind = value.lower()
             if kind not in MOUNT_TYPES:
                 raise MountError(f"unsupported mount type {_q(value)}{_suggest(kind, MOUNT_TYPES)}")
-            values["type"] = kind
+            mount = replace(mount, type=kind)
         elif key == "from":
-            values["from_ref"] = value
+            mount = replace(mount, from_ref=value)
         elif key in ("source", "src"):
-            values["source"] = value
+            mount = replace(mount, source=value)
         elif key in ("target", "dst", "destination"):
-            values["target"] = value
+            mount = replace(mount, target=value)
         elif key in ("readonly", "ro"):
-            values["readonly"] = _parse_bool(key, value)
+            mount = replace(mount, readonly=_parse_bool(key, value))
             readonly_auto = False
         elif key in ("readwrite", "rw"):
-            values["readonly"] = not _parse_bool(key, value)
+            mount = replace(mount, readonly=not _parse_bool(key, value))
             readonly_auto = False
         elif key == "required":
-            if values["type"] != "secret":
-                raise MountError(f"unexpected key '{key}' for mount type '{values['type']}'")
-            values["required"] = _parse_bool(key, value)
+            if mount.type != "secret":
+                raise MountError(f"unexpected key '{key}' for mount type '{mount.type}'")
+            mount = replace(mount, required=_parse_bool(key, value))
         elif key == "size":
-            if values["type"] != "tmpfs":
-                raise MountError(f"unexpected key '{key}' for mount type '{values['type']}'")
-            values["size"] = _parse_size(value)
+            if mount.type != "tmpfs":
+                raise MountError(f"unexpected key '{key}' for mount type '{mount.type}'")
+            mount = replace(mount, size=_parse_size(value))
         elif key == "id":
-            values["id"] = value
+            mount = replace(mount, id=value)
         elif key == "sharing":
             sharing = value.lower()
             if sharing not in SHARING_MODES:
                 raise MountError(
                     f"unsupported sharing value {_q(value)}{_suggest(sharing, SHARING_MODES)}")
-            values["sharing"] = sharing
+            mount = replace(mount, sharing=sharing)
         elif key == "mode":
-            values["mode"] = _parse_uint(value, 8, "mode")
+            mount = replace(mount, mode=_parse_uint(value, 8, "mode"))
         elif key == "uid":
-            values["uid"] = _parse_uint(value, 10, "uid")
+            mount = replace(mount, uid=_parse_uint(value, 10, "uid"))
         elif key == "gid":
-            values["gid"] = _parse_uint(value, 10, "gid")
+            mount = replace(mount, gid=_parse_uint(value, 10, "gid"))
         elif key == "env":
-            values["env"] = value
+            mount = replace(mount, env=value)
         else:
             _unknown_key(key, field)
 
-    kind = values["type"]
+    kind = mount.type
     if kind not in ("secret", "cache"):
         for name in ("mode", "uid", "gid"):
-            if values.get(name) is not None:
+            if getattr(mount, name) is not None:
                 raise MountError(f'{name} not allowed for "{kind}" type mounts')
     if readonly_auto:
-        values["readonly"] = kind not in ("cache", "tmpfs")
+        mount = replace(mount, readonly=kind not in ("cache", "tmpfs"))
     if kind == "secret":
-        if values.get("from_ref"):
+        if mount.from_ref:
             raise MountError("secret mount should not have a from")
-        if values.get("sharing"):
+        if mount.sharing:
             raise MountError("secret mount should not define sharing")
-        if expand is not None and not (values.get("source") or values.get("target")
-                                       or values.get("id")):
+        if expand is not None and not (mount.source or mount.target or mount.id):
             raise MountError("invalid secret mount. one of source, target required")
-        if values.get("source") and values.get("id"):
+        if mount.source and mount.id:
             raise MountError("both source and id can't be set")
-    if values.get("sharing") and kind != "cache":
+    if mount.sharing and kind != "cache":
         raise MountError(f"invalid cache sharing set for {kind} mount")
-    return Mount(**values)  # type: ignore[arg-type]
+    return mount
 
 
 def resolve_defaults(mount: Mount, workdir: str) -> Mount:
@@ -232,22 +230,17 @@ def resolve_defaults(mount: Mount, workdir: str) -> Mount:
         target = posixpath.normpath(target)
         if target.startswith("//"):
             target = "/" + target.lstrip("/")
-    changes: dict[str, object] = {"target": target}
     if mount.type == "secret":
-        secret_id = mount.source or mount.id
-        if not secret_id:
-            secret_id = posixpath.basename(target)
-        changes["id"] = secret_id
-        changes["source"] = ""
+        secret_id = mount.source or mount.id or posixpath.basename(target)
         if not target and mount.env is None:
-            changes["target"] = "/run/secrets/" + posixpath.basename(secret_id)
-    else:
-        if not target:
-            raise MountError(f"mount target is required for type={mount.type}")
-        if mount.type == "cache":
-            changes["id"] = mount.id or target
-            changes["sharing"] = mount.sharing or "shared"
-    return dataclasses.replace(mount, **changes)  # type: ignore[arg-type]
+            target = "/run/secrets/" + posixpath.basename(secret_id)
+        return replace(mount, target=target, id=secret_id, source="")
+    if not target:
+        raise MountError(f"mount target is required for type={mount.type}")
+    if mount.type == "cache":
+        return replace(mount, target=target, id=mount.id or target,
+                       sharing=mount.sharing or "shared")
+    return replace(mount, target=target)
 
 
 def _unknown_key(key: str, field: str) -> None:

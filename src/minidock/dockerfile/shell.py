@@ -30,6 +30,7 @@ GO_SPACE = (
 _GO_SPACE_SET = frozenset(GO_SPACE)
 _SPLIT_GO_SPACE = re.compile("[" + re.escape(GO_SPACE) + "]+")
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
+_MISSING_BRACE = "syntax error: missing '}'"
 
 
 class ExpansionError(DockerfileError):
@@ -114,6 +115,16 @@ class _Scanner:
             return self._process(stop, words)
         finally:
             self.raw_escapes = saved
+
+    def process_nested(self, stop: str, raw_escapes: bool, missing: str) -> str:
+        """`process` for a word inside `${...}`: input that ends before `stop` is the
+        error `missing`, Docker's wording for it, whatever failed inside."""
+        try:
+            return self.process(stop, raw_escapes, None)
+        except _SyntaxError:
+            if self.pos >= self.n:
+                raise _SyntaxError(missing) from None
+            raise
 
     def _process(self, stop: str, words: _Words | None) -> str:
         lexer = self.lexer
@@ -264,7 +275,7 @@ class _Scanner:
         self.pos += 1  # the "{"
         first = self.peek()
         if first == "":
-            raise _SyntaxError("syntax error: missing '}'")
+            raise _SyntaxError(_MISSING_BRACE)
         if first in "{}:":
             raise _SyntaxError("syntax error: bad substitution")
         name = self.read_name()
@@ -275,7 +286,7 @@ class _Scanner:
                 return "${" + name + "}" if self.lexer.skip_unset else ""
             return value
         if op == "":
-            raise _SyntaxError("syntax error: missing '}'")
+            raise _SyntaxError(_MISSING_BRACE)
         if op == "/":
             return self.substitute(name)
 
@@ -290,12 +301,7 @@ class _Scanner:
             raise _SyntaxError(f"unsupported modifier ({op}) in substitution")
 
         raw = modifier in ("#", "%")
-        try:
-            word = self.process("}", raw, None)
-        except _SyntaxError:
-            if self.pos >= self.n:
-                raise _SyntaxError("syntax error: missing '}'") from None
-            raise
+        word = self.process_nested("}", raw, _MISSING_BRACE)
         value = self.lookup(name)
         if value is None and self.lexer.skip_unset:
             return "${" + name + (":" if null_is_unset else "") + modifier + word + "}"
@@ -329,18 +335,8 @@ class _Scanner:
         replace_all = self.peek() == "/"
         if replace_all:
             self.pos += 1
-        try:
-            pattern = self.process("/", True, None)
-        except _SyntaxError:
-            if self.pos >= self.n:
-                raise _SyntaxError("syntax error: missing '/' in ${}") from None
-            raise
-        try:
-            replacement = self.process("}", True, None)
-        except _SyntaxError:
-            if self.pos >= self.n:
-                raise _SyntaxError("syntax error: missing '}'") from None
-            raise
+        pattern = self.process_nested("/", True, "syntax error: missing '/' in ${}")
+        replacement = self.process_nested("}", True, _MISSING_BRACE)
         value = self.lookup(name)
         if value is None:
             if self.lexer.skip_unset:
@@ -464,23 +460,21 @@ class ShellLexer:
         """Single-word mode."""
         if self._plain.search(text) is None:
             return text
-        scanner = _Scanner(self, text, env)
-        try:
-            return scanner.process("", self.raw_escapes, None)
-        except _SyntaxError as exc:
-            raise ExpansionError(f"failed to process {_q(text)}: {exc}") from None
+        return self._scan(text, env, None)
 
     def expand_words(self, text: str, env: Mapping[str, str]) -> list[str]:
         """Multi-word mode."""
         if self._plain.search(text) is None:
             return [w for w in _SPLIT_GO_SPACE.split(text) if w]
-        scanner = _Scanner(self, text, env)
         words = _Words()
+        self._scan(text, env, words)
+        return words.finish()
+
+    def _scan(self, text: str, env: Mapping[str, str], words: _Words | None) -> str:
         try:
-            scanner.process("", self.raw_escapes, words)
+            return _Scanner(self, text, env).process("", self.raw_escapes, words)
         except _SyntaxError as exc:
             raise ExpansionError(f"failed to process {_q(text)}: {exc}") from None
-        return words.finish()
 
 
 def _q(text: str) -> str:

@@ -175,7 +175,7 @@ class Dockerfile:
                         pending.append(found)
 
         unused = sorted(name for name in args if name not in declared and name not in BUILTIN_ARGS)
-        warnings = ()
+        warnings: tuple[str, ...] = ()
         if unused:
             warnings = (f"[Warning] One or more build-args [{' '.join(unused)}] "
                         f"were not consumed",)
