@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import grimp
@@ -33,10 +34,14 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     stack: list[str] = []
     found: list[list[str]] = []
     counter = 0
+
+    def imports(module: str) -> Iterator[str]:
+        return iter(sorted(graph.find_modules_directly_imported_by(module)))
+
     for root in sorted(graph.modules):
         if root in index:
             continue
-        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
+        work = [(root, imports(root))]
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)
@@ -50,7 +55,7 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                    work.append((child, imports(child)))
                 elif child in on_stack:
                     low[node] = min(low[node], index[child])
                 continue
