@@ -568,13 +568,7 @@ def export(ctx: click.Context, container: str, output: str | None) -> None:
                              "redirect")
         export_container(c, sys.stdout.buffer)
         return
-    import os
+    from minidock.fsutil import atomic_file
 
-    tmp = f"{output}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            export_container(c, f)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(output, durable=False) as f:
+        export_container(c, f)

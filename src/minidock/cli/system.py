@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from minidock.version import __version__
 from minidock.cli.images import (
     confirm,
     format_rows,
@@ -30,6 +29,7 @@ from minidock.errors import MinidockError, StoreError
 from minidock.oci.model import host_platform
 from minidock.settings import Settings
 from minidock.store import Store
+from minidock.version import __version__
 
 LABEL_WIDTH = 19  # docker version's label column
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from minidock.errors import LayerError
+from minidock.fsutil import remove_tree_at
 from minidock.layer.compression import decompressing_reader
 from minidock.layer.entry import (
     OPAQUE_MARKER,
@@ -36,7 +37,7 @@ from minidock.layer.entry import (
     clean_path,
     is_overlay_xattr,
 )
-from minidock.layer.safepath import RootResolver, remove_tree_at
+from minidock.layer.safepath import RootResolver
 from minidock.layer.tarstream import TarReader
 
 Mode = Literal["overlay", "apply"]

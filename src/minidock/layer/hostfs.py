@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from minidock.errors import LayerError
 from minidock.layer.entry import Entry, EntryKind, is_overlay_xattr
@@ -91,34 +91,3 @@ def entry_from_stat(layer_path: str, host_path: str, st: os.stat_result, *,
     if xattrs is not None:
         entry.xattrs = read_xattrs(host_path, xattrs)
     return entry
-
-
-def _name_key(entry: os.DirEntry[str]) -> bytes:
-    return entry.name.encode("utf-8", "surrogateescape")
-
-
-def sorted_children(directory: str) -> list[os.DirEntry[str]]:
-    """The entries of `directory`, byte-wise sorted by name."""
-    with os.scandir(directory) as it:
-        return sorted(it, key=_name_key)
-
-
-def walk_sorted(root: str, prune: Callable[[str], bool] | None = None
-                ) -> Iterator[tuple[str, str, os.stat_result]]:
-    """Pre-order walk below `root` in layer order: (relative path, host path, lstat).
-
-    Directories come right before their contents; symlinks are reported, never
-    followed. `prune(rel)` returning True skips a directory's contents.
-    """
-    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [("", iter(sorted_children(root)))]
-    while stack:
-        prefix, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            continue
-        rel = prefix + child.name
-        st = child.stat(follow_symlinks=False)
-        yield rel, child.path, st
-        if stat.S_ISDIR(st.st_mode) and not (prune is not None and prune(rel)):
-            stack.append((rel + "/", iter(sorted_children(child.path))))

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from minidock.digest import Digest
 from minidock.errors import LayerError
+from minidock.fsutil import walk_sorted
 from minidock.layer.compression import compressor, media_type_for
 from minidock.layer.entry import (
     OPAQUE_MARKER,
@@ -32,7 +33,7 @@ from minidock.layer.entry import (
     sort_key,
     whiteout_path,
 )
-from minidock.layer.hostfs import XattrFilter, entry_from_stat, keep_xattr, walk_sorted
+from minidock.layer.hostfs import XattrFilter, entry_from_stat, keep_xattr
 from minidock.layer.tarstream import END_OF_ARCHIVE, encode_header, padding
 
 _BUFFER_SIZE = 1 << 20

@@ -30,6 +30,7 @@ from minidock.errors import (
     NotFoundError,
     StoreError,
 )
+from minidock.fsutil import remove_tree, write_atomic
 from minidock.oci import mediatypes as mt
 from minidock.oci.model import (
     Descriptor,
@@ -44,10 +45,10 @@ from minidock.oci.model import (
 )
 from minidock.reference import Reference, looks_like_id, parse
 from minidock.settings import Settings
-from minidock.store.blobs import BlobStore, BlobWriter, remove_tree
+from minidock.store.blobs import BlobStore, BlobWriter
 from minidock.store.cache import BuildCache
 from minidock.store.lock import file_lock
-from minidock.store.refs import RefIndex, write_file_atomic
+from minidock.store.refs import RefIndex
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 MAX_MANIFEST_SIZE = 4 << 20  # what registries accept for a manifest
@@ -122,7 +123,7 @@ class Store:
                   self.root / "volumes", self.root / "cache"):
             d.mkdir(parents=True, exist_ok=True)
         if not (self.root / "oci-layout").exists():
-            write_file_atomic(self.root / "oci-layout", OCI_LAYOUT, self.tmp_dir)
+            write_atomic(self.root / "oci-layout", OCI_LAYOUT, tmp_dir=self.tmp_dir)
         if not self.refs.path.exists():
             with self.lock():
                 if not self.refs.path.exists():
