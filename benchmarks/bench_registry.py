@@ -41,7 +41,7 @@ def source_store(ctx: Context) -> Path:
     from minidock.oci.model import Descriptor
     from minidock.reference import parse
     from minidock.settings import Settings
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     sizes = ctx.bench.pick(QUICK_LAYER_MB, LAYER_MB)
     root = ctx.bench.work / f"registry-source-{'-'.join(map(str, sizes))}"

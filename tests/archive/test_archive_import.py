@@ -16,7 +16,7 @@ from minidock.errors import ArchiveError, UsageError
 from minidock.layer.compression import decompressing_reader
 from minidock.oci import mediatypes as mt
 from minidock.reference import parse
-from minidock.store import Store
+from minidock.store.store import Store
 
 ROOTFS = {"bin": None, "bin/hello": b"#!/bin/sh\necho hello\n", "etc": None,
           "etc/os-release": b"ID=imported\n"}

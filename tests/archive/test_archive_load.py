@@ -20,7 +20,7 @@ from minidock.archive import load, save
 from minidock.errors import ArchiveError, DigestError, MinidockError
 from minidock.oci import mediatypes as mt
 from minidock.oci.model import canonical_json, host_platform
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _save(store: Store, names: list[str], fmt: str = "docker") -> bytes:

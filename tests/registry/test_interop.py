@@ -13,7 +13,7 @@ from minidock.digest import Digest
 from minidock.oci import mediatypes as mt
 from minidock.oci.model import canonical_json, host_platform
 from minidock.registry import pull_image, push
-from minidock.store import Store
+from minidock.store.store import Store
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
 

@@ -23,7 +23,7 @@ from minidock.registry.progress import (
     PUSHED,
 )
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 pytestmark = pytest.mark.registry
 

@@ -10,7 +10,7 @@ import pytest
 from minidock.digest import Digest
 from minidock.errors import DigestError, NotFoundError
 from minidock.fsutil import create_locked_temp, write_atomic
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def test_put_and_read_back(store: Store) -> None:

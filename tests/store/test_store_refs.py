@@ -11,7 +11,7 @@ from store_testkit import make_image, store_at
 from minidock.errors import ConflictError, ImageNotFound, ReferenceError_, UsageError
 from minidock.oci import mediatypes as mt
 from minidock.reference import parse
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _index(root: Path) -> list[dict]:

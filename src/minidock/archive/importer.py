@@ -21,7 +21,7 @@ from minidock.layer.compression import Compressor, compressor, media_type_for
 from minidock.layer.tarstream import TarReader
 from minidock.oci.model import Descriptor, host_platform
 from minidock.reference import Reference
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 _CHUNK = 1 << 20
 

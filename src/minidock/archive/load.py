@@ -44,8 +44,8 @@ from minidock.oci.model import (
     sniff_media_type,
 )
 from minidock.reference import Reference, parse
-from minidock.store import MAX_MANIFEST_SIZE, Image, Store
 from minidock.store.refs import RefIndex
+from minidock.store.store import MAX_MANIFEST_SIZE, Image, Store
 
 # (member path, bytes): called once per blob taken into the store
 Progress = Callable[[str, int], None]

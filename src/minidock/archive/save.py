@@ -17,7 +17,6 @@ produces an archive that looks good.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ from minidock.layer.compression import compression_of, decompressing_reader
 from minidock.oci import mediatypes as mt
 from minidock.oci.model import Descriptor, diff_ids, parse_config
 from minidock.reference import Reference, parse
-from minidock.store import OCI_LAYOUT, Image, Store
+from minidock.store.blobs import HashingReader
 from minidock.store.refs import RefIndex
+from minidock.store.store import OCI_LAYOUT, Image, Store
 
 FORMATS = ("docker", "oci")
 
@@ -45,34 +45,6 @@ class SaveItem:
 
     image: Image
     tags: list[Reference] = field(default_factory=list)
-
-
-class HashingReader:
-    """Passes bytes through while hashing them (for diff_id checks)."""
-
-    def __init__(self, stream: BinaryIO):
-        self._stream = stream
-        self._hash = hashlib.sha256()
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is not None:
-            n = readinto(buffer) or 0
-            self._hash.update(memoryview(buffer)[:n])
-            return n
-        data = self._stream.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        self._hash.update(data)
-        return len(data)
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._hash.update(data)
-        return data
-
-    @property
-    def digest(self) -> Digest:
-        return Digest("sha256:" + self._hash.hexdigest())
 
 
 def resolve(store: Store, names: list[str]) -> list[SaveItem]:

@@ -19,7 +19,7 @@ from minidock.layer.entry import Entry
 from minidock.layer.writer import LayerBuilder, LayerInfo
 from minidock.oci import mediatypes as mt
 from minidock.oci.model import Descriptor, Manifest, parse_config
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 @dataclass(frozen=True)

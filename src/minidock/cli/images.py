@@ -28,7 +28,7 @@ from minidock.digest import Digest
 from minidock.errors import DigestError, MinidockError, UsageError
 from minidock.reference import Reference
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 NONE = "<none>"
 MISSING = "<missing>"

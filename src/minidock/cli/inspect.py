@@ -23,7 +23,7 @@ from minidock.errors import (
     ReferenceError_,
 )
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 

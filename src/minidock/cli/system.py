@@ -28,7 +28,7 @@ from minidock.digest import Digest
 from minidock.errors import MinidockError, StoreError
 from minidock.oci.model import host_platform
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 from minidock.version import __version__
 
 LABEL_WIDTH = 19  # docker version's label column

@@ -32,7 +32,7 @@ from minidock.registry.progress import (
     ignore,
 )
 from minidock.registry.transport import Transport
-from minidock.store import Store
+from minidock.store.store import Store
 
 DEFAULT_CHUNK_SIZE = 64 << 20
 

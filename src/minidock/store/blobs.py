@@ -92,6 +92,40 @@ class BlobWriter:
         self.abort()
 
 
+class HashingReader:
+    """Passes a stream through while hashing it: an uncompressed layer's bytes are
+    checked against its diff_id this way."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._hash = hashlib.sha256()
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            n: int = readinto(buffer) or 0
+            self._hash.update(memoryview(buffer)[:n])
+            return n
+        data = self._stream.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        self._hash.update(data)
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hash.update(data)
+        return data
+
+    def drain(self) -> None:
+        """Read to the end, so the digest covers the whole stream."""
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def digest(self) -> Digest:
+        return Digest("sha256:" + self._hash.hexdigest())
+
+
 class BlobStore:
     def __init__(self, root: Path):
         self.root = root
