@@ -22,8 +22,8 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
+from minidock import mediatypes as mt
 from minidock.cli.main import main
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings

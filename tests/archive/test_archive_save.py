@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from store_testkit import make_image, tar_bytes
 
+from minidock import mediatypes as mt
 from minidock.archive import save
 from minidock.errors import DigestError, ImageNotFound
-from minidock.oci import mediatypes as mt
 from minidock.store.store import Store
 
 

@@ -11,7 +11,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from minidock.oci import mediatypes as mt
+from minidock import mediatypes as mt
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings

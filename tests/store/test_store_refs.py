@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from store_testkit import make_image, store_at
 
+from minidock import mediatypes as mt
 from minidock.errors import ConflictError, ImageNotFound, ReferenceError_, UsageError
-from minidock.oci import mediatypes as mt
 from minidock.reference import parse
 from minidock.store.store import Store
 

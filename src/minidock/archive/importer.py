@@ -17,8 +17,9 @@ from minidock.archive.changes import apply_changes
 from minidock.archive.source import open_tar_stream
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, LayerError
-from minidock.layer.compression import Compressor, compressor, media_type_for
+from minidock.layer.compression import Compressor, compressor
 from minidock.layer.tarstream import TarReader
+from minidock.mediatypes import media_type_for
 from minidock.oci.model import Descriptor, host_platform
 from minidock.reference import Reference
 from minidock.store.store import Image, Store

@@ -24,17 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from minidock import mediatypes as mt
 from minidock.archive.source import open_tar_stream
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, DigestError, LayerError, MinidockError
 from minidock.layer.compression import (
     decompressing_reader,
-    media_type_for,
     sniff_compression,
 )
 from minidock.layer.entry import EntryKind
 from minidock.layer.tarstream import TarReader
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import (
     Descriptor,
     Index,
@@ -307,7 +306,7 @@ def _docker_plans(store: Store, contents: _Contents) -> list[_Plan]:
                 if actual != diff_id:
                     raise DigestError(f"layer {path}: content hashes to {actual}, "
                                       f"config says {diff_id}")
-            layers.append(Descriptor(media_type_for(kind), blob.digest, blob.size))
+            layers.append(Descriptor(mt.media_type_for(kind), blob.digest, blob.size))
         store.put_blob(cfg)  # the exact bytes: the image ID is their digest
         manifest = Manifest(mt.OCI_MANIFEST, Descriptor(mt.OCI_CONFIG, cfg_digest, len(cfg)),
                             tuple(layers))

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from minidock import mediatypes as mt
 from minidock.archive.tarwriter import ArchiveWriter
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, DigestError, LayerError, MinidockError, UsageError
-from minidock.layer.compression import compression_of, decompressing_reader
-from minidock.oci import mediatypes as mt
+from minidock.layer.compression import decompressing_reader
 from minidock.oci.model import Descriptor, diff_ids, parse_config
 from minidock.reference import Reference, parse
 from minidock.store.blobs import HashingReader
@@ -132,7 +132,7 @@ def _write_uncompressed_layer(store: Store, writer: ArchiveWriter, name: str,
                               desc: Descriptor, diff_id: Digest) -> int:
     """Write a layer as a plain tar, verifying blob digest and diff_id; returns its size."""
     try:
-        kind = compression_of(desc.media_type)
+        kind = mt.compression_of(desc.media_type)
     except LayerError as exc:
         raise ArchiveError(f"layer blob {desc.digest}: {exc}") from None
     with store.open_blob(desc) as blob:

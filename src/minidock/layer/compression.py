@@ -1,4 +1,5 @@
-"""Layer media types and the (de)compression wrappers around layer tars.
+"""The (de)compression wrappers around layer tars (the media types are in
+`minidock.mediatypes`).
 
 Compression output is deterministic so the same tree always yields the same
 blob digest: zstd runs with a fixed level in multi-threaded mode (whose output
@@ -14,78 +15,14 @@ from typing import BinaryIO, Protocol
 import zstandard
 
 from minidock.errors import LayerError
+from minidock.mediatypes import check_compression, compression_of
 
-MEDIA_TYPE_TAR = "application/vnd.oci.image.layer.v1.tar"
-MEDIA_TYPE_TAR_GZIP = MEDIA_TYPE_TAR + "+gzip"
-MEDIA_TYPE_TAR_ZSTD = MEDIA_TYPE_TAR + "+zstd"
-MEDIA_TYPE_NONDISTRIBUTABLE_TAR = "application/vnd.oci.image.layer.nondistributable.v1.tar"
-MEDIA_TYPE_NONDISTRIBUTABLE_TAR_GZIP = MEDIA_TYPE_NONDISTRIBUTABLE_TAR + "+gzip"
-MEDIA_TYPE_NONDISTRIBUTABLE_TAR_ZSTD = MEDIA_TYPE_NONDISTRIBUTABLE_TAR + "+zstd"
-DOCKER_MEDIA_TYPE_TAR = "application/vnd.docker.image.rootfs.diff.tar"
-DOCKER_MEDIA_TYPE_TAR_GZIP = DOCKER_MEDIA_TYPE_TAR + ".gzip"
-DOCKER_MEDIA_TYPE_TAR_ZSTD = DOCKER_MEDIA_TYPE_TAR + ".zstd"
-DOCKER_MEDIA_TYPE_FOREIGN_TAR = "application/vnd.docker.image.rootfs.foreign.diff.tar"
-DOCKER_MEDIA_TYPE_FOREIGN_TAR_GZIP = DOCKER_MEDIA_TYPE_FOREIGN_TAR + ".gzip"
-
-COMPRESSION_KINDS = ("zstd", "gzip", "none")
 ZSTD_LEVEL = 3
 GZIP_LEVEL = 6
-
-_COMPRESSION_OF = {
-    MEDIA_TYPE_TAR: "none",
-    MEDIA_TYPE_TAR_GZIP: "gzip",
-    MEDIA_TYPE_TAR_ZSTD: "zstd",
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR: "none",
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR_GZIP: "gzip",
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR_ZSTD: "zstd",
-    DOCKER_MEDIA_TYPE_TAR: "none",
-    DOCKER_MEDIA_TYPE_TAR_GZIP: "gzip",
-    DOCKER_MEDIA_TYPE_TAR_ZSTD: "zstd",
-    DOCKER_MEDIA_TYPE_FOREIGN_TAR: "none",
-    DOCKER_MEDIA_TYPE_FOREIGN_TAR_GZIP: "gzip",
-}
-_NONDISTRIBUTABLE = frozenset({
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR, MEDIA_TYPE_NONDISTRIBUTABLE_TAR_GZIP,
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR_ZSTD, DOCKER_MEDIA_TYPE_FOREIGN_TAR,
-    DOCKER_MEDIA_TYPE_FOREIGN_TAR_GZIP,
-})
-_OCI_MEDIA_TYPE = {"none": MEDIA_TYPE_TAR, "gzip": MEDIA_TYPE_TAR_GZIP,
-                   "zstd": MEDIA_TYPE_TAR_ZSTD}
-_DOCKER_MEDIA_TYPE = {"none": DOCKER_MEDIA_TYPE_TAR, "gzip": DOCKER_MEDIA_TYPE_TAR_GZIP,
-                      "zstd": DOCKER_MEDIA_TYPE_TAR_ZSTD}
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ_SIZE = 1 << 20
-
-
-def is_layer_media_type(media_type: str) -> bool:
-    return media_type in _COMPRESSION_OF
-
-
-def is_nondistributable(media_type: str) -> bool:
-    """Foreign/non-distributable layers are not pushed to registries."""
-    return media_type in _NONDISTRIBUTABLE
-
-
-def compression_of(media_type: str) -> str:
-    """"zstd", "gzip" or "none" for a layer media type."""
-    try:
-        return _COMPRESSION_OF[media_type]
-    except KeyError:
-        raise LayerError(f"unsupported layer media type: {media_type}") from None
-
-
-def media_type_for(compression: str, *, docker: bool = False) -> str:
-    """The layer media type for a compression kind, OCI unless `docker`."""
-    _check_kind(compression)
-    return (_DOCKER_MEDIA_TYPE if docker else _OCI_MEDIA_TYPE)[compression]
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in COMPRESSION_KINDS:
-        raise LayerError(f"unknown compression {kind!r}: choose one of "
-                         f"{', '.join(COMPRESSION_KINDS)}")
 
 
 class Writable(Protocol):
@@ -144,7 +81,7 @@ class _ZstdCompressor:
 
 def compressor(kind: str, out: Writable, *, level: int | None = None) -> Compressor:
     """A writer that compresses into `out` with `kind` ("zstd", "gzip" or "none")."""
-    _check_kind(kind)
+    check_compression(kind)
     if kind == "zstd":
         return _ZstdCompressor(out, ZSTD_LEVEL if level is None else level)
     if kind == "gzip":

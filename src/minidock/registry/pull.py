@@ -14,6 +14,7 @@ import http.client
 import json
 from dataclasses import dataclass
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import (
     DigestError,
@@ -21,7 +22,6 @@ from minidock.errors import (
     NotFoundError,
     UsageError,
 )
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import (
     Descriptor,
     ImageFormatError,

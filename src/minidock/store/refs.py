@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import StoreError
 from minidock.fsutil import write_atomic
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import Descriptor, ImageFormatError
 from minidock.reference import Reference, parse
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import (
     ConflictError,
@@ -23,7 +24,6 @@ from minidock.errors import (
     UsageError,
 )
 from minidock.fsutil import remove_tree, write_atomic
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import (
     Descriptor,
     ImageFormatError,
