@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from minidock.cli.exitcodes import COMMAND_ERRORS, exit_status
 from minidock.errors import MinidockError, UsageError
 from minidock.runtime.record import Record
 
@@ -267,29 +268,18 @@ def run_settings(env: Mapping[str, str] | None = None) -> RunSettings:
 
 
 def fast_main(command: str, args: Sequence[str]) -> int:
-    """Entry for `minidock run|create ...` without click: maps errors like cli.main."""
+    """Entry for `minidock run|create ...` without click; errors map as in cli.main."""
     debug = bool(os.environ.get("MINIDOCK_DEBUG"))
     try:
         return run_command(run_settings(), args, command)
     except HelpRequested:
         _write(usage(command))
         return 0
-    except MinidockError as exc:
-        if debug:
+    except COMMAND_ERRORS as exc:
+        code = exit_status(exc, debug=debug)
+        if code is None:
             raise
-        sys.stderr.write(f"Error: {exc.message}\n")
-        if exc.hint:
-            sys.stderr.write(f"Hint: {exc.hint}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"Error: {exc.strerror or exc}"
-                         + (f": {exc.filename}" if getattr(exc, "filename", None) else "")
-                         + "\n")
-        return 125
+        return code
 
 
 def exit_now(code: int) -> NoReturn:
