@@ -37,7 +37,7 @@ def _registry_server():  # type: ignore[no-untyped-def]
 
 def source_store(ctx: Context) -> Path:
     """The store holding the image to push, built once per size and reused."""
-    from minidock.oci import mediatypes as mt
+    from minidock import mediatypes as mt
     from minidock.oci.model import Descriptor
     from minidock.reference import parse
     from minidock.settings import Settings
