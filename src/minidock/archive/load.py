@@ -33,6 +33,7 @@ from minidock.layer.compression import (
     sniff_compression,
 )
 from minidock.layer.entry import EntryKind
+from minidock.layer.streams import Source
 from minidock.layer.tarstream import TarReader
 from minidock.oci.model import (
     Descriptor,
@@ -179,7 +180,7 @@ class _Contents:
         return self.store.blobs.read(blob.digest, blob.size)
 
 
-def _read_members(store: Store, stream: BinaryIO, progress: Progress | None) -> _Contents:
+def _read_members(store: Store, stream: Source, progress: Progress | None) -> _Contents:
     contents = _Contents(store)
     reader = TarReader(stream)
     seen_any = False
@@ -243,7 +244,7 @@ def _parse_tags(names: Any, what: str) -> list[Reference]:
         return []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ArchiveError(f"invalid archive: {what} is not a list of names")
-    tags = []
+    tags: list[Reference] = []
     for name in names:
         try:
             ref = parse(name)

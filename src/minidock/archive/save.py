@@ -180,7 +180,8 @@ def _write_oci(store: Store, items: list[SaveItem], writer: ArchiveWriter,
             _copy_blob(store, writer, desc, progress)
         plain = Descriptor(img.manifest_descriptor.media_type, img.digest,
                            img.manifest_descriptor.size)
-        for tag in item.tags or [None]:
+        names: list[Reference | None] = list(item.tags) or [None]
+        for tag in names:
             entries.append(RefIndex.entry_for(plain, tag).to_json())
     index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": entries}
     writer.add_bytes("index.json", json.dumps(index, separators=(",", ":")).encode() + b"\n")

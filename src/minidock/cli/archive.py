@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,7 +26,7 @@ from minidock.reference import parse
 _READ_BUFFER = 1 << 20
 
 
-def _progress_printer(quiet: bool):  # type: ignore[no-untyped-def]
+def _progress_printer(quiet: bool) -> Callable[[str, int], None] | None:
     """Per-blob progress on a terminal's stderr; nothing when piped or quiet."""
     if quiet or not sys.stderr.isatty():
         return None

@@ -12,13 +12,16 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from minidock.cli.output import ellipsis, go_json, human_duration
 from minidock.errors import MinidockError
 from minidock.settings import Settings
+
+if TYPE_CHECKING:
+    from minidock.runtime.containers import Container
 
 _RAW = {"ignore_unknown_options": True, "allow_extra_args": True,
         "allow_interspersed_args": False, "help_option_names": []}
@@ -40,7 +43,7 @@ def _each(names: tuple[str, ...], action: Callable[[str], None]) -> int:
     return failed
 
 
-def _find(ctx: click.Context, ref: str):  # type: ignore[no-untyped-def]
+def _find(ctx: click.Context, ref: str) -> Container:
     from minidock.runtime.containers import find_container
 
     return find_container(_settings(ctx).root, ref)

@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except COMMAND_ERRORS as exc:
-        code = exit_status(exc, debug=debug)
-        if code is None:
+        status = exit_status(exc, debug=debug)
+        if status is None:
             raise
-        sys.exit(code)
+        sys.exit(status)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import NoReturn
 
+    from minidock.store.store import Store
+
 # long name -> (attribute, kind): kind is "bool", "str" (last wins) or "list"
 FLAGS: dict[str, tuple[str, str]] = {
     "rm": ("rm", "bool"),
@@ -185,7 +187,7 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
     return opts
 
 
-def run_command(settings, args: Sequence[str], command: str = "run") -> int:  # type: ignore[no-untyped-def]
+def run_command(settings, args: Sequence[str], command: str = "run") -> int:
     """Create (and for `run`, start) a container; returns the exit code to use."""
     from minidock.runtime.lifecycle import Attach, create_container, start_attached, start_detached
 
@@ -213,7 +215,7 @@ def run_command(settings, args: Sequence[str], command: str = "run") -> int:  # 
         raise
 
 
-def pull_missing(store, reference: str) -> None:  # type: ignore[no-untyped-def]
+def pull_missing(store: Store, reference: str) -> None:
     """What Docker's `run` and `create` do with an image that is not here: say so and
     pull it, with the pull's progress, all on stderr (stdout is the container's)."""
     from minidock.cli.registry import ProgressView

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from minidock.cli.output import go_json, human_size4, render_table
 from minidock.errors import MinidockError
 from minidock.settings import Settings
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def _root(ctx: click.Context):  # type: ignore[no-untyped-def]
+
+def _root(ctx: click.Context) -> Path:
     settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
     return settings.root
 

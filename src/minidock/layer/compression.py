@@ -10,11 +10,12 @@ no file name. Reading sniffs magic bytes, so a mislabelled layer still reads.
 from __future__ import annotations
 
 import zlib
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import zstandard
 
 from minidock.errors import LayerError
+from minidock.layer.streams import Readable, Writable
 from minidock.mediatypes import check_compression, compression_of
 
 ZSTD_LEVEL = 3
@@ -23,10 +24,6 @@ GZIP_LEVEL = 6
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ_SIZE = 1 << 20
-
-
-class Writable(Protocol):
-    def write(self, data: bytes | bytearray | memoryview, /) -> object: ...
 
 
 class Compressor(Protocol):
@@ -70,7 +67,9 @@ class _ZstdCompressor:
         # one thread: as fast as the multi-threaded mode for layer-sized inputs here, with
         # bounded memory (worker job buffers grew to ~290 MB under load) and stable bytes
         params = zstandard.ZstdCompressor(level=level, threads=0, write_checksum=True)
-        self._writer = params.stream_writer(out, closefd=False, write_return_read=True)
+        # zstandard writes to anything with write(); its stubs ask for a file
+        self._writer = params.stream_writer(out, closefd=False,  # type: ignore[arg-type]
+                                            write_return_read=True)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         return self._writer.write(data)
@@ -125,7 +124,7 @@ class _Reader:
 class PeekedReader(_Reader):
     """Serves a few already-read bytes, then the rest of the stream."""
 
-    def __init__(self, head: bytes, stream: BinaryIO):
+    def __init__(self, head: bytes, stream: Readable):
         self._head = memoryview(head)
         self._stream = stream
 
@@ -144,7 +143,9 @@ class PeekedReader(_Reader):
         return len(data)
 
     def close(self) -> None:
-        self._stream.close()
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
 
 
 class _GzipReader(_Reader):
@@ -302,7 +303,8 @@ class _ZstdReader(_Reader):
     def __init__(self, source: _Reader):
         self._source = source
         self._zstd = zstandard.ZstdDecompressor().stream_reader(
-            _TrackedSource(source), read_size=128 * 1024, read_across_frames=True,
+            _TrackedSource(source),  # type: ignore[arg-type]  # anything with read() will do
+            read_size=128 * 1024, read_across_frames=True,
             closefd=False)
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
@@ -325,7 +327,7 @@ def sniff_compression(head: bytes) -> str:
     return "none"
 
 
-def decompressing_reader(stream: BinaryIO, media_type: str | None = None) -> _Reader:
+def decompressing_reader(stream: Readable, media_type: str | None = None) -> _Reader:
     """A reader of the uncompressed tar inside a layer blob.
 
     The magic bytes decide, not the label: `media_type` is only checked to be a

@@ -161,9 +161,9 @@ def _decode_entry(entry: dict[str, Any]) -> Credentials | None:
             return None
         user, sep, password = text.partition(":")
         return Credentials(user, password) if sep else None
-    user, password = entry.get("username"), entry.get("password")
-    if isinstance(user, str) and isinstance(password, str) and user:
-        return Credentials(user, password)
+    name, secret = entry.get("username"), entry.get("password")
+    if isinstance(name, str) and isinstance(secret, str) and name:
+        return Credentials(name, secret)
     return None
 
 

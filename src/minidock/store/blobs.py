@@ -18,6 +18,7 @@ from typing import BinaryIO
 from minidock.digest import Digest, VerifyingReader
 from minidock.errors import DigestError, NotFoundError
 from minidock.fsutil import create_locked_temp, fsync_dir, remove_tree
+from minidock.layer.streams import Readable
 
 CHUNK = 1 << 20
 
@@ -96,7 +97,7 @@ class HashingReader:
     """Passes a stream through while hashing it: an uncompressed layer's bytes are
     checked against its diff_id this way."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: Readable):
         self._stream = stream
         self._hash = hashlib.sha256()
 
