@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import click
 
-from minidock.cli.images import open_store
+from minidock.cli.common import open_store
 from minidock.cli.output import human_size
 from minidock.errors import ArchiveError, MinidockError, UsageError
 from minidock.fsutil import atomic_file

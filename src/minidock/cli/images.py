@@ -6,37 +6,30 @@ docker CLI prints the same command.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable
 from typing import Any
 
 import click
 
+from minidock.cli.common import confirm, fail_each, format_rows, open_store
 from minidock.cli.output import (
     ellipsis,
     go_time_string,
     human_size,
     human_size4,
-    render_table,
     rfc3339_local,
     since,
 )
 from minidock.digest import Digest
-from minidock.errors import DigestError, MinidockError
+from minidock.errors import DigestError
 from minidock.oci.timestamps import parse_time
 from minidock.settings import Settings
 from minidock.store.filters import NamedImage, select_images
 from minidock.store.prune import prune_images
-from minidock.store.store import Image, Store
+from minidock.store.store import Image
 
 NONE = "<none>"
 MISSING = "<missing>"
 CREATED_BY_WIDTH = 45
-
-
-def open_store(ctx: click.Context) -> Store:
-    settings: Settings = ctx.obj
-    return Store(settings)
 
 
 def in_use_image_ids(settings: Settings) -> set[Digest]:
@@ -52,18 +45,6 @@ def in_use_image_ids(settings: Settings) -> set[Digest]:
         except DigestError:
             continue
     return out
-
-
-def fail_each(items: Iterable[str], action: Any) -> int:
-    """Run `action(item)` for each item; print errors docker-style; return how many failed."""
-    failures = 0
-    for item in items:
-        try:
-            action(item)
-        except MinidockError as exc:
-            failures += 1
-            click.echo(f"Error: {exc.message}", err=True)
-    return failures
 
 
 # ---------------------------------------------------------------- images
@@ -94,28 +75,6 @@ IMAGE_HEADERS = {
     "SharedSize": "SHARED SIZE", "Size": "SIZE", "Tag": "TAG", "UniqueSize": "UNIQUE SIZE",
     "VirtualSize": "VIRTUAL SIZE",
 }
-
-
-def format_rows(spec: str | None, contexts: list[dict[str, str]], headers: dict[str, str],
-                default_columns: list[str]) -> str:
-    """Render rows as docker's --format does: table (default), json, or a template."""
-    from minidock.cli.gotemplate import Template
-    from minidock.cli.output import go_json
-
-    if spec == "json":
-        return "".join(go_json(c) + "\n" for c in contexts)
-    if not spec or spec == "table":
-        rows = [[headers[k] for k in default_columns]]
-        rows += [[c[k] for k in default_columns] for c in contexts]
-        return render_table(rows)
-    table = spec.startswith("table")
-    body = spec[len("table"):].strip() if table else spec
-    body = body.replace("\\t", "\t").replace("\\n", "\n")
-    template = Template(body)
-    if not table:
-        return "".join(template.render(c) + "\n" for c in contexts)
-    lines = [template.render(headers)] + [template.render(c) for c in contexts]
-    return render_table([line.split("\t") for line in lines])
 
 
 @click.command("images")
@@ -284,13 +243,6 @@ def print_prune_report(events: list[tuple[str, str]], reclaimed: int) -> None:
         lines = ["Deleted Images:"] + [f"{kind}: {value}" for kind, value in events]
         click.echo("\n".join(lines) + "\n")
     click.echo(f"Total reclaimed space: {human_size4(reclaimed)}")
-
-
-def confirm(message: str) -> bool:
-    """Docker's `[y/N]` prompt; anything but y/yes (or no input) declines."""
-    click.echo(f"{message}\nAre you sure you want to continue? [y/N] ", nl=False)
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
 
 
 @click.command("prune")

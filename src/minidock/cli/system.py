@@ -10,18 +10,14 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from minidock.cli.images import (
-    confirm,
-    format_rows,
-    in_use_image_ids,
-    open_store,
-    print_prune_report,
-)
+from minidock.cli.common import confirm, format_rows, open_store
+from minidock.cli.images import in_use_image_ids, print_prune_report
 from minidock.cli.output import bytes_size, human_size4
 from minidock.errors import MinidockError, StoreError
 from minidock.oci.model import host_platform
@@ -201,14 +197,12 @@ def _labelled(label: str, value: str) -> str:
 @click.pass_context
 def version(ctx: click.Context, fmt: str | None) -> None:
     """Show the minidock version information."""
-    doc = version_document(ctx.obj)
-    if fmt:
-        from minidock.cli.gotemplate import render
+    _show(version_document(ctx.obj), fmt, _version_lines)
 
-        click.echo(render(fmt, doc))
-        return
+
+def _version_lines(doc: dict[str, Any]) -> list[str]:
     client = doc["Client"]
-    lines = [
+    return [
         "Client: minidock",
         _labelled("Version", client["Version"]),
         _labelled("API version", client["ApiVersion"]),
@@ -219,7 +213,17 @@ def version(ctx: click.Context, fmt: str | None) -> None:
         "",
         "Server: none (every command works on the store directly)",
     ]
-    click.echo("\n".join(lines))
+
+
+def _show(doc: dict[str, Any], fmt: str | None,
+          lines: Callable[[dict[str, Any]], list[str]]) -> None:
+    """`--format`'s Go template over `doc`, or Docker's plain layout of it."""
+    if fmt:
+        from minidock.cli.gotemplate import render
+
+        click.echo(render(fmt, doc))
+    else:
+        click.echo("\n".join(lines(doc)))
 
 
 def _os_name() -> str:
@@ -284,13 +288,11 @@ def info_document(settings: Settings) -> dict[str, Any]:
 @click.pass_context
 def info(ctx: click.Context, fmt: str | None) -> None:
     """Display system-wide information."""
-    doc = info_document(ctx.obj)
-    if fmt:
-        from minidock.cli.gotemplate import render
+    _show(info_document(ctx.obj), fmt, _info_lines)
 
-        click.echo(render(fmt, doc))
-        return
-    lines = [
+
+def _info_lines(doc: dict[str, Any]) -> list[str]:
+    return [
         "Client:",
         f" Version:    {doc['ClientVersion']}",
         f" Debug Mode: {'true' if doc['DebugMode'] else 'false'}",
@@ -313,7 +315,6 @@ def info(ctx: click.Context, fmt: str | None) -> None:
         f" Name: {doc['Name']}",
         f" Python Version: {doc['PythonVersion']}",
     ]
-    click.echo("\n".join(lines))
 
 
 system_group.add_command(info, "info")

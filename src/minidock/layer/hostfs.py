@@ -48,22 +48,15 @@ def read_xattrs(path: str, keep: XattrFilter = keep_xattr) -> dict[str, bytes]:
     return values
 
 
+_KIND_OF_FORMAT = {
+    stat.S_IFREG: EntryKind.FILE, stat.S_IFDIR: EntryKind.DIR, stat.S_IFLNK: EntryKind.SYMLINK,
+    stat.S_IFCHR: EntryKind.CHAR, stat.S_IFBLK: EntryKind.BLOCK, stat.S_IFIFO: EntryKind.FIFO,
+}
+
+
 def kind_of(mode: int) -> EntryKind | None:
     """The entry kind for a stat mode; None for sockets, which tar cannot hold."""
-    fmt = stat.S_IFMT(mode)
-    if fmt == stat.S_IFREG:
-        return EntryKind.FILE
-    if fmt == stat.S_IFDIR:
-        return EntryKind.DIR
-    if fmt == stat.S_IFLNK:
-        return EntryKind.SYMLINK
-    if fmt == stat.S_IFCHR:
-        return EntryKind.CHAR
-    if fmt == stat.S_IFBLK:
-        return EntryKind.BLOCK
-    if fmt == stat.S_IFIFO:
-        return EntryKind.FIFO
-    return None
+    return _KIND_OF_FORMAT.get(stat.S_IFMT(mode))
 
 
 def entry_from_stat(layer_path: str, host_path: str, st: os.stat_result, *,
