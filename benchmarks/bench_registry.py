@@ -37,11 +37,11 @@ def _registry_server():  # type: ignore[no-untyped-def]
 
 def source_store(ctx: Context) -> Path:
     """The store holding the image to push, built once per size and reused."""
-    from minidock.oci import mediatypes as mt
+    from minidock import mediatypes as mt
     from minidock.oci.model import Descriptor
     from minidock.reference import parse
     from minidock.settings import Settings
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     sizes = ctx.bench.pick(QUICK_LAYER_MB, LAYER_MB)
     root = ctx.bench.work / f"registry-source-{'-'.join(map(str, sizes))}"

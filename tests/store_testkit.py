@@ -22,12 +22,12 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
+from minidock import mediatypes as mt
 from minidock.cli.main import main
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUSYBOX = Path("/bin/busybox")

@@ -16,6 +16,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 StrPath = str | os.PathLike[str]
 
@@ -152,22 +153,24 @@ def fsync_dir(path: StrPath) -> None:
         os.close(fd)
 
 
-def write_atomic(path: StrPath, data: bytes, *, tmp_dir: StrPath | None = None,
-                 mode: int = 0o644, durable: bool = True) -> None:
-    """Replace `path` with `data` so that readers see the old or the new file, never
-    a part. The temp file (in `tmp_dir`, default beside `path`, same filesystem)
-    is flocked while written, so a concurrent cleaner leaves it alone.
+@contextlib.contextmanager
+def atomic_file(path: StrPath, *, tmp_dir: StrPath | None = None, mode: int = 0o644,
+                durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary file whose content replaces `path` when the block ends without an
+    error, so readers see the old or the new file, never a part; on an error the
+    temp file goes. The temp file (in `tmp_dir`, default beside `path`, same
+    filesystem) is flocked while written, so a concurrent cleaner leaves it alone.
     `durable` adds the fsyncs that make the new file survive a power loss."""
     path = os.fspath(path)
     directory = os.path.dirname(path) or "."
     fd, tmp = create_locked_temp(tmp_dir if tmp_dir is not None else directory,
                                  f".{os.path.basename(path)}", mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if durable:
-            os.fsync(fd)
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            yield f
+            f.flush()
+            if durable:
+                os.fsync(fd)
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -177,6 +180,13 @@ def write_atomic(path: StrPath, data: bytes, *, tmp_dir: StrPath | None = None,
         os.close(fd)
     if durable:
         fsync_dir(directory)
+
+
+def write_atomic(path: StrPath, data: bytes, *, tmp_dir: StrPath | None = None,
+                 mode: int = 0o644, durable: bool = True) -> None:
+    """Replace `path` with `data` atomically (see `atomic_file`)."""
+    with atomic_file(path, tmp_dir=tmp_dir, mode=mode, durable=durable) as f:
+        f.write(data)
 
 
 # --- copying -----------------------------------------------------------------------------

@@ -114,7 +114,7 @@ class _PluginState:
         if self._client is None:
             from minidock.api import Client
             from minidock.api.sessions import OWNER_LABEL, WORKER_LABEL
-            from minidock.store import Store
+            from minidock.store.store import Store
 
             session = self.session()
             labels = {OWNER_LABEL: self.owner, WORKER_LABEL: self.worker}

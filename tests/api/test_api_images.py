@@ -123,7 +123,7 @@ def test_copy_image_brings_every_blob_and_the_tag(store_root, tmp_path):
 def test_copy_image_refuses_a_damaged_blob(tmp_path):
     source = Client(tmp_path / "source")
     [image] = source.load(fixture_archive("busybox"))
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     store = Store(source.settings)
     layer = store.image("busybox:latest").layers[0]
@@ -142,7 +142,7 @@ def test_pull_fetches_from_a_registry(store_root, tmp_path):
     from registry_server import RegistryServer
 
     from minidock.registry import push
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     with RegistryServer(tmp_path) as registry:
         ref = f"{registry.host}/api/busybox:1"

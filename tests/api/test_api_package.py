@@ -41,9 +41,10 @@ def test_public_names_are_the_api_objects():
 
 
 def test_build_and_image_are_api_functions_beside_the_builder_and_oci_packages(tmp_path):
+    from minidock import mediatypes
     from minidock.builder import BuildOptions
     from minidock.errors import ImageNotFound
-    from minidock.oci import mediatypes
+    from minidock.oci import model  # noqa: F401
 
     assert BuildOptions().tags == []
     assert mediatypes.OCI_MANIFEST

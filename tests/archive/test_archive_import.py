@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from store_testkit import store_at, tar_bytes
 
+from minidock import mediatypes as mt
 from minidock.archive import apply_changes, import_rootfs
 from minidock.errors import ArchiveError, UsageError
 from minidock.layer.compression import decompressing_reader
-from minidock.oci import mediatypes as mt
 from minidock.reference import parse
-from minidock.store import Store
+from minidock.store.store import Store
 
 ROOTFS = {"bin": None, "bin/hello": b"#!/bin/sh\necho hello\n", "etc": None,
           "etc/os-release": b"ID=imported\n"}

@@ -16,11 +16,11 @@ import pytest
 import zstandard
 from store_testkit import make_image, store_at, tar_bytes
 
+from minidock import mediatypes as mt
 from minidock.archive import load, save
 from minidock.errors import ArchiveError, DigestError, MinidockError
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import canonical_json, host_platform
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _save(store: Store, names: list[str], fmt: str = "docker") -> bytes:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from store_testkit import make_image, tar_bytes
 
+from minidock import mediatypes as mt
 from minidock.archive import save
 from minidock.errors import DigestError, ImageNotFound
-from minidock.oci import mediatypes as mt
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _save(store: Store, names: list[str], fmt: str = "docker") -> bytes:

@@ -21,7 +21,7 @@ from minidock.layer.entry import Entry, EntryKind
 from minidock.layer.writer import LayerBuilder
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 APPLETS = ("sh", "ls", "cat", "echo", "rm", "mkdir", "true", "false", "id", "touch", "stat",

@@ -8,7 +8,7 @@ import pytest
 from build_helpers import BUSYBOX_DIRS, add_image, busybox_files
 
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from build_helpers import add_image, build, busybox_files, files_of
 
 from minidock.builder import events as ev
 from minidock.errors import BuildError, DockerfileError, MinidockError
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 
 @pytest.fixture

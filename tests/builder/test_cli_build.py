@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 
 def minidock(store: Store, *args: str, stdin: bytes | None = None,

@@ -15,7 +15,7 @@ from build_helpers import BUSYBOX_DIRS, add_image, busybox_files
 from minidock.builder import BuildOptions, build_image
 from minidock.builder.context import BuildContext
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 pytestmark = pytest.mark.interop
 

@@ -14,7 +14,7 @@ from build_helpers import build, files_of
 
 from minidock.builder import RunFailed
 from minidock.builder import events as ev
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 pytestmark = pytest.mark.root
 
@@ -122,7 +122,7 @@ from pathlib import Path
 from minidock.builder import BuildOptions, build_image
 from minidock.builder.context import BuildContext
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 store = Store(Settings.from_env({}, root=sys.argv[1]))
 def progress(event):

@@ -21,7 +21,7 @@ from minidock.builder.executor import RunRequest, StepContainer
 from minidock.layer.compression import decompressing_reader
 from minidock.layer.tarstream import TarReader
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 NOBODY = 65534
 

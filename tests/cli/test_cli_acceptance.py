@@ -23,7 +23,7 @@ from pathlib import Path
 
 from store_testkit import cli_process, make_image, run_cli, store_at
 
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _flip(path: Path, offset: int) -> None:

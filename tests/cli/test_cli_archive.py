@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from store_testkit import make_image, run_cli, store_at, tar_bytes
 
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def test_save_to_file_and_load_elsewhere(store: Store, root: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from store_testkit import make_image, run_cli
 
 from minidock.cli.output import human_size, human_size4
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 
 def _ago(**delta: float) -> str:

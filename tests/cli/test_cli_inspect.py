@@ -7,7 +7,7 @@ from pathlib import Path
 
 from store_testkit import make_image, run_cli
 
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def test_image_inspect_document(store: Store, root: Path) -> None:

@@ -14,10 +14,10 @@ from minidock.cli.output import (
     human_duration,
     human_size,
     human_size4,
-    parse_time,
     render_table,
     since,
 )
+from minidock.oci.timestamps import parse_time
 
 SECOND = 1
 MINUTE = 60

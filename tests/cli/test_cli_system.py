@@ -10,7 +10,7 @@ from store_testkit import make_image, run_cli
 
 from minidock import __version__
 from minidock.cli.output import human_size4
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def test_system_check_consistent_and_corrupt(store: Store, root: Path) -> None:

@@ -6,6 +6,7 @@ import os
 import pytest
 import zstandard
 
+from minidock import mediatypes as mt
 from minidock.errors import LayerError
 from minidock.layer import compression as c
 
@@ -30,26 +31,26 @@ def _compress(kind: str, data: bytes = DATA) -> bytes:
     ("application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "gzip"),
 ])
 def test_media_types_map_to_compression(media_type, kind):
-    assert c.is_layer_media_type(media_type)
-    assert c.compression_of(media_type) == kind
+    assert mt.is_layer_media_type(media_type)
+    assert mt.compression_of(media_type) == kind
 
 
 def test_foreign_layers_are_nondistributable():
-    assert c.is_nondistributable(c.DOCKER_MEDIA_TYPE_FOREIGN_TAR_GZIP)
-    assert c.is_nondistributable(c.MEDIA_TYPE_NONDISTRIBUTABLE_TAR_ZSTD)
-    assert not c.is_nondistributable(c.MEDIA_TYPE_TAR_GZIP)
+    assert mt.is_nondistributable(mt.DOCKER_FOREIGN_LAYER_GZIP)
+    assert mt.is_nondistributable(mt.OCI_LAYER_NONDIST_ZSTD)
+    assert not mt.is_nondistributable(mt.OCI_LAYER_GZIP)
 
 
 def test_media_type_for_each_kind():
-    assert c.media_type_for("zstd") == c.MEDIA_TYPE_TAR_ZSTD
-    assert c.media_type_for("gzip") == c.MEDIA_TYPE_TAR_GZIP
-    assert c.media_type_for("none") == c.MEDIA_TYPE_TAR
-    assert c.media_type_for("gzip", docker=True) == c.DOCKER_MEDIA_TYPE_TAR_GZIP
+    assert mt.media_type_for("zstd") == mt.OCI_LAYER_ZSTD
+    assert mt.media_type_for("gzip") == mt.OCI_LAYER_GZIP
+    assert mt.media_type_for("none") == mt.OCI_LAYER
+    assert mt.media_type_for("gzip", docker=True) == mt.DOCKER_LAYER_GZIP
 
 
 def test_unknown_media_type_and_kind_are_layer_errors():
     with pytest.raises(LayerError):
-        c.compression_of("application/vnd.oci.image.config.v1+json")
+        mt.compression_of("application/vnd.oci.image.config.v1+json")
     with pytest.raises(LayerError):
         c.compressor("bzip2", io.BytesIO())
     with pytest.raises(LayerError):
@@ -59,7 +60,7 @@ def test_unknown_media_type_and_kind_are_layer_errors():
 @pytest.mark.parametrize("kind", ["zstd", "gzip", "none"])
 def test_round_trip(kind):
     blob = _compress(kind)
-    assert c.decompressing_reader(io.BytesIO(blob), c.media_type_for(kind)).read() == DATA
+    assert c.decompressing_reader(io.BytesIO(blob), mt.media_type_for(kind)).read() == DATA
 
 
 @pytest.mark.parametrize("kind", ["zstd", "gzip"])
@@ -92,10 +93,10 @@ def test_zstd_is_standard_and_level_3_sized():
 
 
 @pytest.mark.parametrize(("actual", "label"), [
-    ("gzip", c.MEDIA_TYPE_TAR_ZSTD),
-    ("zstd", c.MEDIA_TYPE_TAR_GZIP),
-    ("none", c.MEDIA_TYPE_TAR_GZIP),
-    ("zstd", c.MEDIA_TYPE_TAR),
+    ("gzip", mt.OCI_LAYER_ZSTD),
+    ("zstd", mt.OCI_LAYER_GZIP),
+    ("none", mt.OCI_LAYER_GZIP),
+    ("zstd", mt.OCI_LAYER),
 ])
 def test_mislabelled_layer_still_reads(actual, label):
     blob = _compress(actual)

@@ -11,10 +11,11 @@ import pytest
 from layer_helpers import CAPABILITY, layer_names, make_rich_tree, read_layer, snapshot
 
 from minidock.errors import LayerError
-from minidock.layer.compression import MEDIA_TYPE_TAR_GZIP, decompressing_reader
+from minidock.layer.compression import decompressing_reader
 from minidock.layer.entry import Entry, EntryKind, sort_key
 from minidock.layer.extract import extract
 from minidock.layer.writer import LayerBuilder, LayerWriter, write_tree
+from minidock.mediatypes import OCI_LAYER_GZIP
 
 IS_ROOT = os.geteuid() == 0
 
@@ -288,8 +289,8 @@ def test_builder_media_type_and_add_entry(tmp_path):
     builder = LayerBuilder()
     builder.add(Entry("/x/../y", EntryKind.FILE, 0o644, size=2, source=b"ok"))
     sink = io.BytesIO()
-    info = builder.write(sink, "gzip", media_type=MEDIA_TYPE_TAR_GZIP)
-    assert info.media_type == MEDIA_TYPE_TAR_GZIP
+    info = builder.write(sink, "gzip", media_type=OCI_LAYER_GZIP)
+    assert info.media_type == OCI_LAYER_GZIP
     assert [e.path for e, _ in read_layer(sink.getvalue())] == ["y"]
     with pytest.raises(LayerError):
         builder.add_bytes("/", b"root is not a file")

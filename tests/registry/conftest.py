@@ -15,7 +15,7 @@ import pytest
 
 from minidock.registry.config import RegistryConfig
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 if str(TESTS_DIR) not in sys.path:  # the shared helper lives in tests/

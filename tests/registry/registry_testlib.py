@@ -11,11 +11,11 @@ import sys
 import tarfile
 from pathlib import Path
 
-from minidock.oci import mediatypes as mt
+from minidock import mediatypes as mt
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER = "alice"

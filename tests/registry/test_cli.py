@@ -12,7 +12,7 @@ from minidock.cli.registry import ProgressView, human_size
 from minidock.digest import Digest
 from minidock.registry.progress import DOWNLOADING, PULL_COMPLETE, PULLING, Progress
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 @pytest.mark.registry

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from registry_testlib import add_layer, build_image, image_config
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import canonical_json, host_platform
 from minidock.registry import pull_image, push
-from minidock.store import Store
+from minidock.store.store import Store
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from registry_testlib import blob_files, build_image, image_config
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import DigestError, MinidockError, NotFoundError, RegistryError, UsageError
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import Descriptor, ImageFormatError, canonical_json, host_platform
 from minidock.reference import parse
 from minidock.registry import RegistryConfig, pull, pull_image, push
@@ -23,7 +23,7 @@ from minidock.registry.progress import (
     PUSHED,
 )
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 pytestmark = pytest.mark.registry
 

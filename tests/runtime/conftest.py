@@ -10,7 +10,7 @@ import pytest
 from runtime_helpers import DRIVERS, Minidock, add_busybox_image, container_ids
 
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from minidock.layer.writer import LayerBuilder
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 REPO = Path(__file__).resolve().parents[2]
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"

@@ -27,7 +27,7 @@ from runtime_helpers import (
     wait_for,
 )
 
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def test_run_echo_exit_codes_and_not_found(md: Minidock) -> None:

@@ -15,7 +15,7 @@ from minidock.layer.entry import Entry, EntryKind
 from minidock.layer.writer import LayerBuilder
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
-from minidock.store import Store
+from minidock.store.store import Store
 
 MTIME = 1_700_000_000
 

@@ -13,7 +13,7 @@ from runtime_helpers import REPO, Minidock, container_ids
 
 from minidock.registry import push
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 if str(REPO / "tests") not in sys.path:  # the registry helper is shared by the test dirs
     sys.path.insert(0, str(REPO / "tests"))

@@ -20,7 +20,7 @@ from runtime_helpers import PATH_ENV, Minidock, add_busybox_image
 from minidock.oci.model import Descriptor
 from minidock.reference import parse
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _snapshot(root: Path) -> dict[str, tuple]:

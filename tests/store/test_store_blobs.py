@@ -9,9 +9,8 @@ import pytest
 
 from minidock.digest import Digest
 from minidock.errors import DigestError, NotFoundError
-from minidock.store import Store
-from minidock.store.blobs import create_locked_temp
-from minidock.store.refs import write_file_atomic
+from minidock.fsutil import create_locked_temp, write_atomic
+from minidock.store.store import Store
 
 
 def test_put_and_read_back(store: Store) -> None:
@@ -74,7 +73,8 @@ def test_copy_in_repairs_a_corrupted_copy(store: Store) -> None:
 
 def test_locked_temp_file_survives_cleaning_and_is_replaced_if_unlinked(store: Store,
                                                                          root: Path) -> None:
-    fd, path = create_locked_temp(root / "tmp", "blob")
+    fd, name = create_locked_temp(root / "tmp", "blob")
+    path = Path(name)
     try:
         assert store.blobs.clean_temp() == 0
         assert path.exists()
@@ -86,8 +86,8 @@ def test_locked_temp_file_survives_cleaning_and_is_replaced_if_unlinked(store: S
 
 def test_atomic_metadata_write_leaves_no_temp_file(store: Store, root: Path) -> None:
     target = root / "cache" / "example"
-    write_file_atomic(target, b"v1", root / "tmp")
-    write_file_atomic(target, b"v2", root / "tmp")
+    write_atomic(target, b"v1", tmp_dir=root / "tmp")
+    write_atomic(target, b"v2", tmp_dir=root / "tmp")
     assert target.read_bytes() == b"v2"
     assert os.listdir(root / "tmp") == []
 

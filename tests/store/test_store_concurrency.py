@@ -8,7 +8,7 @@ from pathlib import Path
 
 from store_testkit import make_image, store_at
 
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _tagger(root: str, worker: int, count: int) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from store_testkit import make_image
 
 from minidock.digest import Digest
-from minidock.store import Store
 from minidock.store.lock import file_lock
+from minidock.store.store import Store
 
 
 def _blob_set(store: Store) -> set[Digest]:

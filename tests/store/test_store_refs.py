@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from store_testkit import make_image, store_at
 
+from minidock import mediatypes as mt
 from minidock.errors import ConflictError, ImageNotFound, ReferenceError_, UsageError
-from minidock.oci import mediatypes as mt
 from minidock.reference import parse
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 def _index(root: Path) -> list[dict]:

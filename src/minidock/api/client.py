@@ -20,7 +20,7 @@ from minidock.errors import ArchiveError, MinidockError
 
 if TYPE_CHECKING:
     from minidock.settings import Settings
-    from minidock.store import Store
+    from minidock.store.store import Store
 
 StrPath = str | os.PathLike[str]
 
@@ -55,7 +55,7 @@ class Client:
 
     def _store(self) -> Store:
         if self._store_instance is None:
-            from minidock.store import Store
+            from minidock.store.store import Store
 
             self._store_instance = Store(self._settings)
         return self._store_instance

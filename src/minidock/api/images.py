@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from minidock.store import Image as StoreImage
-    from minidock.store import Store
+    from minidock.store.store import Image as StoreImage
+    from minidock.store.store import Store
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minidock.errors import MinidockError, StoreError
+from minidock.fsutil import write_atomic
 
 OWNER_LABEL = "org.minidock.pytest.owner"
 WORKER_LABEL = "org.minidock.pytest.worker"
@@ -100,9 +101,8 @@ class Session:
         a crash knows where to look."""
         os.makedirs(self.path, 0o700, exist_ok=True)
         target = self.path / f"{worker}{_REGISTRY_SUFFIX}"
-        tmp = self.path / f".{worker}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"worker": worker, "root": str(root), "isolated": isolated}))
-        os.replace(tmp, target)
+        write_atomic(target, json.dumps({"worker": worker, "root": str(root),
+                                         "isolated": isolated}).encode(), durable=False)
 
     def uses(self) -> list[StoreUse]:
         out = []

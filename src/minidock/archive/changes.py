@@ -167,7 +167,7 @@ def _pairs(instruction: str, text: str, env: dict[str, str]) -> list[tuple[str, 
 
 
 def _ports(text: str, env: dict[str, str]) -> list[str]:
-    ports = []
+    ports: list[str] = []
     for word in expand_words(text, env):
         match = _PORT.match(word)
         if match is None:

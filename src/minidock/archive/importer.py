@@ -17,11 +17,13 @@ from minidock.archive.changes import apply_changes
 from minidock.archive.source import open_tar_stream
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, LayerError
-from minidock.layer.compression import Compressor, compressor, media_type_for
+from minidock.layer.compression import Compressor, compressor
+from minidock.layer.streams import Source
 from minidock.layer.tarstream import TarReader
+from minidock.mediatypes import media_type_for
 from minidock.oci.model import Descriptor, host_platform
 from minidock.reference import Reference
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 _CHUNK = 1 << 20
 
@@ -29,14 +31,14 @@ _CHUNK = 1 << 20
 class _Tee:
     """Reads the input while hashing it and feeding the compressor."""
 
-    def __init__(self, source: BinaryIO, sink: Compressor):
+    def __init__(self, source: Source, sink: Compressor):
         self._source = source
         self._sink = sink
         self._hash = hashlib.sha256()
         self.size = 0
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
-        n = self._source.readinto(buffer) or 0  # type: ignore[attr-defined]
+        n = self._source.readinto(buffer) or 0
         if n:
             chunk = memoryview(buffer)[:n]
             self._hash.update(chunk)

@@ -24,17 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from minidock import mediatypes as mt
 from minidock.archive.source import open_tar_stream
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, DigestError, LayerError, MinidockError
 from minidock.layer.compression import (
     decompressing_reader,
-    media_type_for,
     sniff_compression,
 )
 from minidock.layer.entry import EntryKind
+from minidock.layer.streams import Source
 from minidock.layer.tarstream import TarReader
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import (
     Descriptor,
     Index,
@@ -44,8 +44,8 @@ from minidock.oci.model import (
     sniff_media_type,
 )
 from minidock.reference import Reference, parse
-from minidock.store import MAX_MANIFEST_SIZE, Image, Store
 from minidock.store.refs import RefIndex
+from minidock.store.store import MAX_MANIFEST_SIZE, Image, Store
 
 # (member path, bytes): called once per blob taken into the store
 Progress = Callable[[str, int], None]
@@ -180,7 +180,7 @@ class _Contents:
         return self.store.blobs.read(blob.digest, blob.size)
 
 
-def _read_members(store: Store, stream: BinaryIO, progress: Progress | None) -> _Contents:
+def _read_members(store: Store, stream: Source, progress: Progress | None) -> _Contents:
     contents = _Contents(store)
     reader = TarReader(stream)
     seen_any = False
@@ -244,7 +244,7 @@ def _parse_tags(names: Any, what: str) -> list[Reference]:
         return []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ArchiveError(f"invalid archive: {what} is not a list of names")
-    tags = []
+    tags: list[Reference] = []
     for name in names:
         try:
             ref = parse(name)
@@ -307,7 +307,7 @@ def _docker_plans(store: Store, contents: _Contents) -> list[_Plan]:
                 if actual != diff_id:
                     raise DigestError(f"layer {path}: content hashes to {actual}, "
                                       f"config says {diff_id}")
-            layers.append(Descriptor(media_type_for(kind), blob.digest, blob.size))
+            layers.append(Descriptor(mt.media_type_for(kind), blob.digest, blob.size))
         store.put_blob(cfg)  # the exact bytes: the image ID is their digest
         manifest = Manifest(mt.OCI_MANIFEST, Descriptor(mt.OCI_CONFIG, cfg_digest, len(cfg)),
                             tuple(layers))

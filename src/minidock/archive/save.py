@@ -17,21 +17,21 @@ produces an archive that looks good.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from minidock import mediatypes as mt
 from minidock.archive.tarwriter import ArchiveWriter
 from minidock.digest import Digest
 from minidock.errors import ArchiveError, DigestError, LayerError, MinidockError, UsageError
-from minidock.layer.compression import compression_of, decompressing_reader
-from minidock.oci import mediatypes as mt
+from minidock.layer.compression import decompressing_reader
 from minidock.oci.model import Descriptor, diff_ids, parse_config
 from minidock.reference import Reference, parse
-from minidock.store import OCI_LAYOUT, Image, Store
+from minidock.store.blobs import HashingReader
 from minidock.store.refs import RefIndex
+from minidock.store.store import OCI_LAYOUT, Image, Store
 
 FORMATS = ("docker", "oci")
 
@@ -45,34 +45,6 @@ class SaveItem:
 
     image: Image
     tags: list[Reference] = field(default_factory=list)
-
-
-class HashingReader:
-    """Passes bytes through while hashing them (for diff_id checks)."""
-
-    def __init__(self, stream: BinaryIO):
-        self._stream = stream
-        self._hash = hashlib.sha256()
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is not None:
-            n = readinto(buffer) or 0
-            self._hash.update(memoryview(buffer)[:n])
-            return n
-        data = self._stream.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        self._hash.update(data)
-        return len(data)
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._hash.update(data)
-        return data
-
-    @property
-    def digest(self) -> Digest:
-        return Digest("sha256:" + self._hash.hexdigest())
 
 
 def resolve(store: Store, names: list[str]) -> list[SaveItem]:
@@ -160,7 +132,7 @@ def _write_uncompressed_layer(store: Store, writer: ArchiveWriter, name: str,
                               desc: Descriptor, diff_id: Digest) -> int:
     """Write a layer as a plain tar, verifying blob digest and diff_id; returns its size."""
     try:
-        kind = compression_of(desc.media_type)
+        kind = mt.compression_of(desc.media_type)
     except LayerError as exc:
         raise ArchiveError(f"layer blob {desc.digest}: {exc}") from None
     with store.open_blob(desc) as blob:
@@ -208,7 +180,8 @@ def _write_oci(store: Store, items: list[SaveItem], writer: ArchiveWriter,
             _copy_blob(store, writer, desc, progress)
         plain = Descriptor(img.manifest_descriptor.media_type, img.digest,
                            img.manifest_descriptor.size)
-        for tag in item.tags or [None]:
+        names: list[Reference | None] = list(item.tags) or [None]
+        for tag in names:
             entries.append(RefIndex.entry_for(plain, tag).to_json())
     index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": entries}
     writer.add_bytes("index.json", json.dumps(index, separators=(",", ":")).encode() + b"\n")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import bz2
 import lzma
-from typing import BinaryIO
 
 from minidock.errors import ArchiveError, LayerError
 from minidock.layer.compression import PeekedReader, decompressing_reader, sniff_compression
+from minidock.layer.streams import Readable, Source
 
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -23,10 +23,14 @@ _HEAD = 6
 class _StdlibDecompressing:
     """bzip2/xz through the standard library, with errors made one-line."""
 
-    def __init__(self, raw: BinaryIO, kind: str):
-        opener = bz2.BZ2File if kind == "bzip2" else lzma.LZMAFile
+    def __init__(self, raw: Readable, kind: str):
         self._kind = kind
-        self._file = opener(raw)
+        # both read from anything with read(); their stubs ask for a file
+        self._file: bz2.BZ2File | lzma.LZMAFile
+        if kind == "bzip2":
+            self._file = bz2.BZ2File(raw)  # type: ignore[call-overload]
+        else:
+            self._file = lzma.LZMAFile(raw)  # type: ignore[arg-type]
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
         try:
@@ -50,13 +54,13 @@ class _StdlibDecompressing:
 class _OneLineErrors:
     """Turns the layer decompressors' LayerError into an ArchiveError."""
 
-    def __init__(self, inner: BinaryIO, kind: str):
+    def __init__(self, inner: Source, kind: str):
         self._inner = inner
         self._kind = kind
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
         try:
-            return self._inner.readinto(buffer)  # type: ignore[attr-defined]
+            return self._inner.readinto(buffer)
         except LayerError as exc:
             raise ArchiveError(f"{self._kind} archive: {exc}") from None
 
@@ -82,7 +86,7 @@ def sniff(head: bytes) -> str:
     return sniff_compression(head)
 
 
-def open_tar_stream(stream: BinaryIO) -> tuple[BinaryIO, str]:
+def open_tar_stream(stream: Readable) -> tuple[Source, str]:
     """The plain tar inside `stream` and the compression it came in.
 
     The returned reader has `read` and `readinto`; closing it closes `stream`.
@@ -96,8 +100,7 @@ def open_tar_stream(stream: BinaryIO) -> tuple[BinaryIO, str]:
     kind = sniff(head)
     prefixed = PeekedReader(head, stream)
     if kind in ("gzip", "zstd"):
-        inner = decompressing_reader(prefixed)  # type: ignore[arg-type]
-        return _OneLineErrors(inner, kind), kind  # type: ignore[arg-type,return-value]
+        return _OneLineErrors(decompressing_reader(prefixed), kind), kind
     if kind in ("bzip2", "xz"):
-        return _StdlibDecompressing(prefixed, kind), kind  # type: ignore[arg-type,return-value]
-    return prefixed, kind  # type: ignore[return-value]
+        return _StdlibDecompressing(prefixed, kind), kind
+    return prefixed, kind

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from minidock.errors import ArchiveError
+from minidock.layer.streams import Readable
 
 BLOCK = 512
 _CHUNK = 1 << 20
@@ -65,7 +66,7 @@ class ArchiveWriter:
         self._out.write(data)
         self._out.write(_pad(len(data)))
 
-    def _copy(self, stream: BinaryIO, limit: int | None) -> int:
+    def _copy(self, stream: Readable, limit: int | None) -> int:
         """Copy until EOF (or `limit` bytes); returns the count copied."""
         view = memoryview(self._buf)
         total = 0
@@ -87,7 +88,7 @@ class ArchiveWriter:
                 self._on_bytes(n)
         return total
 
-    def add_stream(self, name: str, stream: BinaryIO, size: int) -> None:
+    def add_stream(self, name: str, stream: Readable, size: int) -> None:
         """Copy exactly `size` bytes of `stream`; the stream must then be at EOF.
 
         Reading on to EOF lets a verifying reader check the digest before the
@@ -101,7 +102,7 @@ class ArchiveWriter:
                                f"got {'more' if copied == size else copied}")
         self._out.write(_pad(size))
 
-    def add_unsized(self, name: str, stream: BinaryIO) -> int:
+    def add_unsized(self, name: str, stream: Readable) -> int:
         """Copy `stream` to EOF, then patch the header with the size; returns it."""
         self._claim(name)
         start = self._out.tell()

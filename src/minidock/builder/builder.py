@@ -13,6 +13,7 @@ added to the image list, with its tags.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -51,9 +52,10 @@ from minidock.dockerfile import (
 from minidock.dockerfile.dockerignore import IgnoreMatcher
 from minidock.dockerfile.mounts import Mount
 from minidock.errors import BuildError, MinidockError, UsageError
+from minidock.fsutil import remove_tree
 from minidock.layer.entry import Entry, EntryKind
 from minidock.reference import Reference, parse
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 DEFAULT_RUN_NETWORK = "host"
 CACHE_MOUNTS_DIR = "buildcache-mounts"
@@ -582,6 +584,7 @@ def prune_build_cache(store: Store) -> int:
                     reclaimed += os.lstat(os.path.join(dirpath, name)).st_size
                 except OSError:
                     pass
-        shutil.rmtree(mounts, ignore_errors=True)
+        with contextlib.suppress(OSError):  # what cannot go now goes at the next prune
+            remove_tree(mounts)
     removed = store.gc()
     return reclaimed + sum(sizes.get(d, 0) for d in removed)

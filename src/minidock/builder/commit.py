@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.layer.entry import Entry
 from minidock.layer.writer import LayerBuilder, LayerInfo
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import Descriptor, Manifest, parse_config
-from minidock.store import Store
+from minidock.store.store import Store
 
 
 @dataclass(frozen=True)

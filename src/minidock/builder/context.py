@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from minidock.errors import BuildError, UsageError
+from minidock.fsutil import remove_tree
 
 CHUNK = 1 << 20
 DEFAULT_DOCKERFILE = "Dockerfile"
@@ -93,7 +94,7 @@ class BuildContext:
         try:
             unpack_context_tar(stream, target)
         except BaseException:
-            shutil.rmtree(target, ignore_errors=True)
+            remove_tree(target)
             raise
         return cls(target, owned_dir=target)
 
@@ -106,7 +107,7 @@ class BuildContext:
     def close(self) -> None:
         """Remove the unpacked copy of a stdin context; a directory is left alone."""
         if self._owned_dir is not None:
-            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            remove_tree(self._owned_dir)
             self._owned_dir = None
 
     def __enter__(self) -> BuildContext:
@@ -315,12 +316,12 @@ def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path,
     dest = target / rel
     if member.isdir():
         if not dest.is_dir() or dest.is_symlink():
-            _remove(dest)
+            remove_tree(dest)
             os.mkdir(dest, 0o755)
         # keep the dir writable while unpacking; final modes are applied at the end
         dir_modes.append((dest, member.mode & 0o7777, member.mtime))
         return
-    _remove(dest)
+    remove_tree(dest)
     if member.isreg():
         src = tar.extractfile(member)
         assert src is not None
@@ -341,17 +342,6 @@ def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path,
             raise UsageError(f"build context tar hardlink to a missing file: {member.name}")
         os.link(source, dest)
     # devices, fifos and other special members are not useful in a context: skipped
-
-
-def _remove(path: Path) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
 
 
 @dataclass(frozen=True)

@@ -8,24 +8,25 @@ after decompressing need a seekable archive).
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
-from minidock.cli.images import open_store
+from minidock.cli.common import open_store
 from minidock.cli.output import human_size
 from minidock.errors import ArchiveError, MinidockError, UsageError
+from minidock.fsutil import atomic_file
 from minidock.reference import parse
 
 _READ_BUFFER = 1 << 20
 
 
-def _progress_printer(quiet: bool):  # type: ignore[no-untyped-def]
+def _progress_printer(quiet: bool) -> Callable[[str, int], None] | None:
     """Per-blob progress on a terminal's stderr; nothing when piped or quiet."""
     if quiet or not sys.stderr.isatty():
         return None
@@ -78,20 +79,8 @@ def save(ctx: click.Context, images: tuple[str, ...], output: str | None, fmt: s
     parent = target.absolute().parent
     if not parent.is_dir():
         raise UsageError(f"invalid output path: directory {parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w+b") as tmp:
-            save_images(store, list(images), tmp, fmt=fmt)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_file(target) as tmp:
+        save_images(store, list(images), tmp, fmt=fmt)
 
 
 @click.command("load")

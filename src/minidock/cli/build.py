@@ -117,7 +117,7 @@ def build(settings: Settings, tags: tuple[str, ...], dockerfile: str | None,
         open_context,
         source_date_epoch_from_env,
     )
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     if compression is not None:
         settings = Settings(root=settings.root, config_dir=settings.config_dir,
@@ -161,7 +161,7 @@ def builder_group() -> None:
 def prune(settings: Settings, all_: bool, force: bool) -> None:
     """Remove the build cache and reclaim what only it used."""
     from minidock.builder import prune_build_cache
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     if not force:
         click.confirm("WARNING! This will remove all dangling build cache.\n"

@@ -11,39 +11,25 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from minidock.cli.output import ellipsis, go_json, human_duration
+from minidock.cli.common import confirm, fail_each, format_rows, print_documents, settings_of
+from minidock.cli.output import ellipsis, human_duration
 from minidock.errors import MinidockError
-from minidock.settings import Settings
+
+if TYPE_CHECKING:
+    from minidock.runtime.containers import Container
 
 _RAW = {"ignore_unknown_options": True, "allow_extra_args": True,
         "allow_interspersed_args": False, "help_option_names": []}
 
 
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
-
-
-def _each(names: tuple[str, ...], action: Callable[[str], None]) -> int:
-    """Run `action` for each name, reporting failures as Docker does; number failed."""
-    failed = 0
-    for name in names:
-        try:
-            action(name)
-        except MinidockError as exc:
-            failed += 1
-            click.echo(f"Error: {exc.message}", err=True)
-    return failed
-
-
-def _find(ctx: click.Context, ref: str):  # type: ignore[no-untyped-def]
+def _find(ctx: click.Context, ref: str) -> Container:
     from minidock.runtime.containers import find_container
 
-    return find_container(_settings(ctx).root, ref)
+    return find_container(settings_of(ctx).root, ref)
 
 
 # ---- run / create -----------------------------------------------------------------
@@ -68,7 +54,7 @@ def _run_or_create(ctx: click.Context, args: tuple[str, ...], command: str) -> i
     from minidock.cli.run import HelpRequested, run_command, usage
 
     try:
-        return run_command(_settings(ctx), list(args), command)
+        return run_command(settings_of(ctx), list(args), command)
     except HelpRequested:
         click.echo(usage(command), nl=False)
         return 0
@@ -146,7 +132,7 @@ def ps(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, last: in
     """List containers."""
     from minidock.runtime.containers import list_containers
 
-    containers = list_containers(_settings(ctx).root)
+    containers = list_containers(settings_of(ctx).root)
     if latest:
         last = 1
     if last >= 0:
@@ -157,8 +143,6 @@ def ps(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, last: in
         for c in containers:
             click.echo(c.id if no_trunc else c.short_id)
         return
-    from minidock.cli.images import format_rows
-
     now = time.time()
     contexts = [ps_context(c, now, no_trunc=no_trunc) for c in containers]
     click.echo(format_rows(fmt, contexts, PS_HEADERS, PS_COLUMNS), nl=False)
@@ -191,7 +175,7 @@ def start(ctx: click.Context, containers: tuple[str, ...], attach: bool,
         c = _find(ctx, name)
         start_detached(c, interactive=bool(c.data["Config"].get("OpenStdin")))
         click.echo(name)
-    return 1 if _each(containers, one) else 0
+    return 1 if fail_each(containers, one) else 0
 
 
 @click.command("stop")
@@ -210,7 +194,7 @@ def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None,
     def one(name: str) -> None:
         stop_container(_find(ctx, name), timeout, signum)
         click.echo(name)
-    return 1 if _each(containers, one) else 0
+    return 1 if fail_each(containers, one) else 0
 
 
 @click.command("kill")
@@ -226,7 +210,7 @@ def kill(ctx: click.Context, containers: tuple[str, ...], sig: str) -> int:
     def one(name: str) -> None:
         kill_container(_find(ctx, name), signum)
         click.echo(name)
-    return 1 if _each(containers, one) else 0
+    return 1 if fail_each(containers, one) else 0
 
 
 @click.command("restart")
@@ -241,7 +225,7 @@ def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None
     def one(name: str) -> None:
         restart_container(_find(ctx, name), timeout)
         click.echo(name)
-    return 1 if _each(containers, one) else 0
+    return 1 if fail_each(containers, one) else 0
 
 
 @click.command("rm")
@@ -257,7 +241,7 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
     def one(name: str) -> None:
         remove_container(_find(ctx, name), force=force, volumes=volumes)
         click.echo(name)
-    return 1 if _each(containers, one) else 0
+    return 1 if fail_each(containers, one) else 0
 
 
 @click.command("wait")
@@ -269,7 +253,7 @@ def wait(ctx: click.Context, containers: tuple[str, ...]) -> int:
 
     def one(name: str) -> None:
         click.echo(str(wait_container(_find(ctx, name))))
-    return 1 if _each(containers, one) else 0
+    return 1 if fail_each(containers, one) else 0
 
 
 # ---- logs / port / inspect ----------------------------------------------------------------------
@@ -350,16 +334,11 @@ def container_inspect(ctx: click.Context, containers: tuple[str, ...],
 
     def one(name: str) -> None:
         documents.append(container_document(_find(ctx, name)))
-    failed = _each(containers, one)
-    if fmt:
-        from minidock.cli.gotemplate import Template
+    failed = fail_each(containers, one)
+    if fmt or documents or not failed:
         from minidock.cli.inspect import NIL_HINTS
 
-        template = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"), NIL_HINTS)
-        for doc in documents:
-            click.echo(template.render(doc))
-    elif documents or not failed:
-        click.echo(go_json(documents, indent=4))
+        print_documents(documents, fmt, NIL_HINTS)
     return 1 if failed else 0
 
 
@@ -370,13 +349,12 @@ def container_inspect(ctx: click.Context, containers: tuple[str, ...],
 @click.pass_context
 def container_prune(ctx: click.Context, force: bool) -> None:
     """Remove all stopped containers."""
-    from minidock.cli.images import confirm
     from minidock.cli.output import human_size4
     from minidock.runtime.lifecycle import prune_containers
 
     if not force and not confirm("WARNING! This will remove all stopped containers."):
         return
-    removed = prune_containers(_settings(ctx).root)
+    removed = prune_containers(settings_of(ctx).root)
     if removed:
         click.echo("Deleted Containers:\n" + "\n".join(removed) + "\n")
     click.echo(f"Total reclaimed space: {human_size4(0)}")
@@ -547,7 +525,7 @@ def commit(ctx: click.Context, container: str, reference: str | None, message: s
     """Create a new image from a container's changes."""
     from minidock.runtime.changes import commit_container
 
-    image = commit_container(_settings(ctx), _find(ctx, container), reference,
+    image = commit_container(settings_of(ctx), _find(ctx, container), reference,
                              message=message, author=author)
     click.echo(str(image.id))
 
@@ -568,13 +546,7 @@ def export(ctx: click.Context, container: str, output: str | None) -> None:
                              "redirect")
         export_container(c, sys.stdout.buffer)
         return
-    import os
+    from minidock.fsutil import atomic_file
 
-    tmp = f"{output}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            export_container(c, f)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(output, durable=False) as f:
+        export_container(c, f)

@@ -6,38 +6,30 @@ docker CLI prints the same command.
 
 from __future__ import annotations
 
-import re
-import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
+from minidock.cli.common import confirm, fail_each, format_rows, open_store
 from minidock.cli.output import (
     ellipsis,
     go_time_string,
     human_size,
     human_size4,
-    parse_time,
-    render_table,
     rfc3339_local,
     since,
 )
 from minidock.digest import Digest
-from minidock.errors import DigestError, MinidockError, UsageError
-from minidock.reference import Reference
+from minidock.errors import DigestError
+from minidock.oci.timestamps import parse_time
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.filters import NamedImage, select_images
+from minidock.store.prune import prune_images
+from minidock.store.store import Image
 
 NONE = "<none>"
 MISSING = "<missing>"
 CREATED_BY_WIDTH = 45
-
-
-def open_store(ctx: click.Context) -> Store:
-    settings: Settings = ctx.obj
-    return Store(settings)
 
 
 def in_use_image_ids(settings: Settings) -> set[Digest]:
@@ -55,45 +47,26 @@ def in_use_image_ids(settings: Settings) -> set[Digest]:
     return out
 
 
-def fail_each(items: Iterable[str], action: Any) -> int:
-    """Run `action(item)` for each item; print errors docker-style; return how many failed."""
-    failures = 0
-    for item in items:
-        try:
-            action(item)
-        except MinidockError as exc:
-            failures += 1
-            click.echo(f"Error: {exc.message}", err=True)
-    return failures
-
-
 # ---------------------------------------------------------------- images
 
 
-@dataclass
-class ImageRow:
-    """One line of `images`: an image under one of its names (or none)."""
-
-    image: Image
-    ref: Reference | None
-    created: Any  # datetime | None
-
-    def context(self, *, no_trunc: bool, digests_column: bool = True) -> dict[str, str]:
-        """The fields `--format` templates see, named as docker names them."""
-        img = self.image
-        return {
-            "Containers": "N/A",
-            "CreatedAt": go_time_string(self.created),
-            "CreatedSince": since(self.created),
-            "Digest": str(img.digest) if self.ref is not None else NONE,
-            "ID": str(img.id) if no_trunc else img.short_id,
-            "Repository": self.ref.familiar_name if self.ref is not None else NONE,
-            "SharedSize": "N/A",
-            "Size": human_size(img.size),
-            "Tag": (self.ref.tag or NONE) if self.ref is not None else NONE,
-            "UniqueSize": "N/A",
-            "VirtualSize": human_size4(img.size),
-        }
+def image_context(entry: NamedImage, *, no_trunc: bool) -> dict[str, str]:
+    """The fields `--format` templates see for one line of `images`, named as docker
+    names them."""
+    img, ref = entry.image, entry.ref
+    return {
+        "Containers": "N/A",
+        "CreatedAt": go_time_string(entry.created),
+        "CreatedSince": since(entry.created),
+        "Digest": str(img.digest) if ref is not None else NONE,
+        "ID": str(img.id) if no_trunc else img.short_id,
+        "Repository": ref.familiar_name if ref is not None else NONE,
+        "SharedSize": "N/A",
+        "Size": human_size(img.size),
+        "Tag": (ref.tag or NONE) if ref is not None else NONE,
+        "UniqueSize": "N/A",
+        "VirtualSize": human_size4(img.size),
+    }
 
 
 IMAGE_HEADERS = {
@@ -102,133 +75,6 @@ IMAGE_HEADERS = {
     "SharedSize": "SHARED SIZE", "Size": "SIZE", "Tag": "TAG", "UniqueSize": "UNIQUE SIZE",
     "VirtualSize": "VIRTUAL SIZE",
 }
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    """Go's path.Match: `*` and `?` never cross a `/`."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                raise UsageError(f"invalid reference filter: bad pattern {pattern!r}")
-            body = pattern[i + 1:end].replace("\\", "\\\\")
-            out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("^" + "".join(out) + "$")
-
-
-def reference_matches(pattern: str, ref: Reference) -> bool:
-    """Docker's reference filter: the pattern against name and name:tag."""
-    regex = _glob(pattern)
-    candidates = [ref.familiar_name, ref.familiar, ref.name, ref.full]
-    if ":" not in pattern.rsplit("/", 1)[-1]:
-        return any(regex.match(c) for c in candidates[::2])
-    return any(regex.match(c) for c in candidates[1::2])
-
-
-def _parse_filters(filters: tuple[str, ...]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for item in filters:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or key not in ("dangling", "reference", "label", "before", "since"):
-            raise UsageError(f"invalid filter '{item}'")
-        if key == "dangling" and value.lower() not in ("true", "false", "1", "0"):
-            raise UsageError(f"invalid filter 'dangling={value}'")
-        out.setdefault(key, []).append(value)
-    return out
-
-
-def _passes(row: ImageRow, filters: dict[str, list[str]], store: Store) -> bool:
-    for value in filters.get("dangling", []):
-        want = value.lower() in ("true", "1")
-        if (row.ref is None) != want:
-            return False
-    refs = filters.get("reference", [])
-    if refs and (row.ref is None or not any(reference_matches(p, row.ref) for p in refs)):
-        return False
-    labels = (row.image.config.get("config") or {}).get("Labels") or {}
-    for value in filters.get("label", []):
-        key, sep, want = value.partition("=")
-        if key not in labels or (sep and labels[key] != want):
-            return False
-    for key in ("before", "since"):
-        for value in filters.get(key, []):
-            other = store.image(value)
-            mine, theirs = row.created, parse_time(other.config.get("created"))
-            if mine is None or theirs is None:
-                return False
-            if (key == "before" and not mine < theirs) or (key == "since" and not mine > theirs):
-                return False
-    return True
-
-
-def _intermediate_images(store: Store, known: set[Digest]) -> list[Image]:
-    """Images only the build cache holds: what `images -a` adds, as `<none>`."""
-    out = []
-    for digest in sorted(store.cache.roots()):
-        if digest in known:
-            continue
-        try:
-            out.append(store.image_from_digest(digest))
-        except MinidockError:
-            continue  # a cache entry whose image is gone: nothing to list
-        known.add(digest)
-    return out
-
-
-def image_rows(store: Store, *, show_all: bool = False, reference: str | None = None,
-               filters: tuple[str, ...] = ()) -> list[ImageRow]:
-    """The rows of `images`, newest first."""
-    parsed = _parse_filters(filters)
-    if reference:
-        parsed.setdefault("reference", []).append(reference)
-    images = store.images()
-    if show_all:
-        images += _intermediate_images(store, {img.digest for img in images})
-    rows = []
-    for img in images:
-        created = parse_time(img.config.get("created"))
-        names: list[Reference | None] = list(img.names) or [None]
-        for ref in names:
-            row = ImageRow(img, ref, created)
-            if _passes(row, parsed, store):
-                rows.append(row)
-    rows.sort(key=lambda r: (r.created.timestamp() if r.created else float("-inf")),
-              reverse=True)
-    return rows
-
-
-def format_rows(spec: str | None, contexts: list[dict[str, str]], headers: dict[str, str],
-                default_columns: list[str]) -> str:
-    """Render rows as docker's --format does: table (default), json, or a template."""
-    from minidock.cli.gotemplate import Template
-    from minidock.cli.output import go_json
-
-    if spec == "json":
-        return "".join(go_json(c) + "\n" for c in contexts)
-    if not spec or spec == "table":
-        rows = [[headers[k] for k in default_columns]]
-        rows += [[c[k] for k in default_columns] for c in contexts]
-        return render_table(rows)
-    table = spec.startswith("table")
-    body = spec[len("table"):].strip() if table else spec
-    body = body.replace("\\t", "\t").replace("\\n", "\n")
-    template = Template(body)
-    if not table:
-        return "".join(template.render(c) + "\n" for c in contexts)
-    lines = [template.render(headers)] + [template.render(c) for c in contexts]
-    return render_table([line.split("\t") for line in lines])
 
 
 @click.command("images")
@@ -247,8 +93,8 @@ def images(ctx: click.Context, reference: str | None, show_all: bool, digests: b
            filters: tuple[str, ...], fmt: str | None, no_trunc: bool, quiet: bool) -> None:
     """List images."""
     store = open_store(ctx)
-    rows = image_rows(store, show_all=show_all, reference=reference, filters=filters)
-    contexts = [r.context(no_trunc=no_trunc) for r in rows]
+    entries = select_images(store, show_all=show_all, reference=reference, filters=filters)
+    contexts = [image_context(e, no_trunc=no_trunc) for e in entries]
     if quiet:
         click.echo("".join(c["ID"] + "\n" for c in contexts), nl=False)
         return
@@ -392,46 +238,11 @@ def rmi(ctx: click.Context, images: tuple[str, ...], force: bool, no_prune: bool
         ctx.exit(1)
 
 
-def prune_images(store: Store, *, all_images: bool, in_use: set[Digest]
-                 ) -> tuple[list[tuple[str, str]], int]:
-    """Remove dangling images (every unused one with `all_images`), then collect.
-
-    Returns docker's report lines ("untagged"/"deleted", value) and the bytes
-    of the blobs the collection freed.
-    """
-    sizes = {}
-    for digest in store.blobs.all():
-        try:
-            sizes[digest] = store.blobs.size(digest)
-        except MinidockError:
-            continue
-    events: list[tuple[str, str]] = []
-    layers_of_removed: set[Digest] = set()
-    with store.lock():
-        for img in store.images():
-            if img.id in in_use or (img.names and not all_images):
-                continue
-            events.extend(("untagged", name.familiar) for name in img.names)
-            store.refs.remove_digest(img.digest)
-            events.append(("deleted", str(img.id)))
-            layers_of_removed.update(layer.digest for layer in img.layers)
-    removed = store.gc()
-    events.extend(("deleted", str(d)) for d in removed if d in layers_of_removed)
-    return events, sum(sizes.get(d, 0) for d in removed)
-
-
 def print_prune_report(events: list[tuple[str, str]], reclaimed: int) -> None:
     if events:
         lines = ["Deleted Images:"] + [f"{kind}: {value}" for kind, value in events]
         click.echo("\n".join(lines) + "\n")
     click.echo(f"Total reclaimed space: {human_size4(reclaimed)}")
-
-
-def confirm(message: str) -> bool:
-    """Docker's `[y/N]` prompt; anything but y/yes (or no input) declines."""
-    click.echo(f"{message}\nAre you sure you want to continue? [y/N] ", nl=False)
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
 
 
 @click.command("prune")

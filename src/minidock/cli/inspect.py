@@ -12,9 +12,8 @@ from typing import Any
 
 import click
 
-from minidock.cli.gotemplate import NIL_MAP, NIL_SLICE, GoNil, Template
-from minidock.cli.images import open_store
-from minidock.cli.output import go_json
+from minidock.cli.common import open_store, print_documents
+from minidock.cli.gotemplate import NIL_MAP, NIL_SLICE, GoNil
 from minidock.errors import (
     ContainerNotFound,
     ImageNotFound,
@@ -23,7 +22,7 @@ from minidock.errors import (
     ReferenceError_,
 )
 from minidock.settings import Settings
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -97,22 +96,13 @@ def image_document(image: Image) -> dict[str, Any]:
 def _container_document(settings: Settings, name: str) -> dict[str, Any] | None:
     """The runtime's container document, or None when there is no such container."""
     try:
-        from minidock.runtime.containers import inspect_container  # type: ignore[attr-defined]
+        from minidock.runtime.containers import inspect_container
     except (ImportError, AttributeError):
         return None
     try:
         return inspect_container(settings, name)
     except (ContainerNotFound, NotFoundError):
         return None
-
-
-def _print(documents: list[dict[str, Any]], fmt: str | None) -> None:
-    if fmt:
-        template = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"), NIL_HINTS)
-        for doc in documents:
-            click.echo(template.render(doc))
-    else:
-        click.echo(go_json(documents, indent=4))
 
 
 def _collect(names: tuple[str, ...], find: Any) -> tuple[list[dict[str, Any]], list[str]]:
@@ -130,7 +120,7 @@ def _collect(names: tuple[str, ...], find: Any) -> tuple[list[dict[str, Any]], l
 def _finish(ctx: click.Context, documents: list[dict[str, Any]], errors: list[str],
             fmt: str | None) -> None:
     if documents or not fmt:
-        _print(documents, fmt)
+        print_documents(documents, fmt, NIL_HINTS)
     for message in errors:
         click.echo(f"Error: {message}", err=True)
     if errors:

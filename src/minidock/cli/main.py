@@ -1,6 +1,6 @@
 """Entry point of the `minidock` command.
 
-Errors map to one-line messages and exit codes here, in one place; `--debug`
+Errors map to one-line messages and exit codes through cli.exitcodes; `--debug`
 (or MINIDOCK_DEBUG=1) shows the traceback instead. `run` and `create` skip
 click entirely: importing it costs more than starting a container does, and
 when they are the process's command they end it without the interpreter's
@@ -26,19 +26,12 @@ def main(argv: list[str] | None = None) -> None:
 
     import click
 
+    from minidock.cli.exitcodes import COMMAND_ERRORS, exit_status
     from minidock.cli.group import cli
-    from minidock.errors import MinidockError
 
     debug = "--debug" in args or bool(os.environ.get("MINIDOCK_DEBUG"))
     try:
         rv = cli.main(args=args, prog_name="minidock", standalone_mode=False)
-    except MinidockError as exc:
-        if debug:
-            raise
-        click.echo(f"Error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"Hint: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         sys.exit(130)
@@ -49,14 +42,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(125 if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except OSError as exc:
-        if debug:
+    except COMMAND_ERRORS as exc:
+        status = exit_status(exc, debug=debug)
+        if status is None:
             raise
-        click.echo(f"Error: {exc.strerror or exc}"
-                   + (f": {exc.filename}" if getattr(exc, "filename", None) else ""), err=True)
-        sys.exit(125)
+        sys.exit(status)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -14,7 +14,7 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
@@ -22,9 +22,6 @@ _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 ELLIPSIS = "…"
 TAB_MIN_WIDTH = 10
 TAB_PADDING = 3
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$")
 
 
 def _scaled(size: float, base: float, units: Sequence[str]) -> tuple[float, str]:
@@ -82,27 +79,6 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
-
-
-def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 timestamp as written in image configs (nanoseconds allowed)."""
-    if not isinstance(text, str):
-        return None
-    match = _RFC3339.match(text.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction = match.group(7) or ""
-    micro = int((fraction + "000000")[:6])
-    try:
-        moment = datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
-    except ValueError:
-        return None
-    if match.group(9):
-        offset = int(match.group(10)) * 3600 + int(match.group(11)) * 60
-        sign = 1 if match.group(9) == "+" else -1
-        moment = datetime.fromtimestamp(moment.timestamp() - sign * offset, UTC)
-    return moment
 
 
 def since(moment: datetime | None, now: float | None = None) -> str:

@@ -95,7 +95,7 @@ def pull(settings: Settings, reference: str, platform: str | None, quiet: bool) 
     """Pull an image from a registry."""
     from minidock.reference import parse
     from minidock.registry import pull_image
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     ref = parse(reference)
     out = sys.stdout
@@ -122,7 +122,7 @@ def push(settings: Settings, reference: str, quiet: bool) -> None:
     """Push an image to a registry."""
     from minidock.reference import parse
     from minidock.registry import push as push_image
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     ref = parse(reference)
     out = sys.stdout

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from minidock.cli.exitcodes import COMMAND_ERRORS, exit_status
 from minidock.errors import MinidockError, UsageError
 from minidock.runtime.record import Record
 
@@ -20,6 +21,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import NoReturn
+
+    from minidock.store.store import Store
 
 # long name -> (attribute, kind): kind is "bool", "str" (last wins) or "list"
 FLAGS: dict[str, tuple[str, str]] = {
@@ -184,7 +187,7 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
     return opts
 
 
-def run_command(settings, args: Sequence[str], command: str = "run") -> int:  # type: ignore[no-untyped-def]
+def run_command(settings, args: Sequence[str], command: str = "run") -> int:
     """Create (and for `run`, start) a container; returns the exit code to use."""
     from minidock.runtime.lifecycle import Attach, create_container, start_attached, start_detached
 
@@ -212,7 +215,7 @@ def run_command(settings, args: Sequence[str], command: str = "run") -> int:  # 
         raise
 
 
-def pull_missing(store, reference: str) -> None:  # type: ignore[no-untyped-def]
+def pull_missing(store: Store, reference: str) -> None:
     """What Docker's `run` and `create` do with an image that is not here: say so and
     pull it, with the pull's progress, all on stderr (stdout is the container's)."""
     from minidock.cli.registry import ProgressView
@@ -267,29 +270,18 @@ def run_settings(env: Mapping[str, str] | None = None) -> RunSettings:
 
 
 def fast_main(command: str, args: Sequence[str]) -> int:
-    """Entry for `minidock run|create ...` without click: maps errors like cli.main."""
+    """Entry for `minidock run|create ...` without click; errors map as in cli.main."""
     debug = bool(os.environ.get("MINIDOCK_DEBUG"))
     try:
         return run_command(run_settings(), args, command)
     except HelpRequested:
         _write(usage(command))
         return 0
-    except MinidockError as exc:
-        if debug:
+    except COMMAND_ERRORS as exc:
+        code = exit_status(exc, debug=debug)
+        if code is None:
             raise
-        sys.stderr.write(f"Error: {exc.message}\n")
-        if exc.hint:
-            sys.stderr.write(f"Hint: {exc.hint}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"Error: {exc.strerror or exc}"
-                         + (f": {exc.filename}" if getattr(exc, "filename", None) else "")
-                         + "\n")
-        return 125
+        return code
 
 
 def exit_now(code: int) -> NoReturn:

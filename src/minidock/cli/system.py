@@ -10,74 +10,24 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from minidock.cli.images import (
-    confirm,
-    format_rows,
-    in_use_image_ids,
-    open_store,
-    print_prune_report,
-    prune_images,
-)
+from minidock.cli.common import confirm, format_rows, open_store
+from minidock.cli.images import in_use_image_ids, print_prune_report
 from minidock.cli.output import bytes_size, human_size4
-from minidock.digest import Digest
 from minidock.errors import MinidockError, StoreError
 from minidock.oci.model import host_platform
 from minidock.settings import Settings
-from minidock.store import Store
+from minidock.store.prune import prune_images
+from minidock.store.store import Store
+from minidock.store.usage import Usage, build_cache_usage, image_usage, tree_size
 from minidock.version import __version__
 
 LABEL_WIDTH = 19  # docker version's label column
-
-
-def _tree_size(path: Path) -> int:
-    """Bytes allocated below `path`, each inode once, never leaving its filesystem."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    try:
-        device = os.lstat(path).st_dev
-    except OSError:
-        return 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames + dirnames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if st.st_dev != device:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key not in seen:
-                seen.add(key)
-                total += st.st_blocks * 512
-        dirnames[:] = [d for d in dirnames
-                       if _same_device(os.path.join(dirpath, d), device)]
-    return total
-
-
-def _same_device(path: str, device: int) -> bool:
-    try:
-        return os.lstat(path).st_dev == device
-    except OSError:
-        return False
-
-
-def _blob_sizes(store: Store, digests: set[Digest]) -> int:
-    total = 0
-    for digest in digests:
-        try:
-            total += store.blobs.size(digest)
-        except MinidockError:
-            continue
-    return total
-
-
-def _image_blobs(store: Store, image: Any) -> set[Digest]:
-    return {image.digest, image.manifest.config.digest, *(d.digest for d in image.layers)}
 
 
 def _containers(settings: Settings) -> list[Any]:
@@ -104,61 +54,32 @@ def _percent(reclaimable: int, total: int) -> str:
 
 def disk_usage(store: Store, settings: Settings) -> list[dict[str, str]]:
     """The four rows of `system df`."""
-    in_use = in_use_image_ids(settings)
-    images = store.images()
-    all_blobs: set[Digest] = set()
-    active_blobs: set[Digest] = set()
-    layer_ids: set[Digest] = set()
-    active_layer_ids: set[Digest] = set()
-    for img in images:
-        blobs = _image_blobs(store, img)
-        all_blobs |= blobs
-        ids = set(img.diff_ids)
-        layer_ids |= ids
-        if img.id in in_use:
-            active_blobs |= blobs
-            active_layer_ids |= ids
-    extracted = {d: _tree_size(store.layer_dir(d)) for d in layer_ids}
-    image_size = _blob_sizes(store, all_blobs) + sum(extracted.values())
-    active_size = _blob_sizes(store, active_blobs) + sum(extracted[d] for d in active_layer_ids)
-    active_images = sum(1 for img in images if img.id in in_use)
-
-    cache_only: set[Digest] = set()
-    cache_entries = 0
-    if store.cache.dir.is_dir():
-        cache_entries = len(os.listdir(store.cache.dir))
-        for digest in store.cache.roots():
-            try:
-                img = store.image_from_digest(digest)
-            except MinidockError:
-                continue
-            cache_only |= _image_blobs(store, img) - all_blobs
-    cache_size = _blob_sizes(store, cache_only)
-
+    images = image_usage(store, in_use_image_ids(settings))
     containers = _containers(settings)
-    sizes = {c.id: _tree_size(c.dir) for c in containers}
+    sizes = {c.id: tree_size(c.dir) for c in containers}
     running = [c for c in containers if c.running]
     ctr_size = sum(sizes.values())
-    ctr_reclaim = ctr_size - sum(sizes[c.id] for c in running)
-
     volumes, used = _volumes(settings)
-    vol_sizes = {v.name: _tree_size(v.mountpoint) for v in volumes}
+    vol_sizes = {v.name: tree_size(v.mountpoint) for v in volumes}
     vol_size = sum(vol_sizes.values())
-    vol_reclaim = sum(size for name, size in vol_sizes.items() if name not in used)
-
-    def row(kind: str, total: int, active: int, size: int, reclaim: str) -> dict[str, str]:
-        return {"Type": kind, "TotalCount": str(total), "Active": str(active),
-                "Size": human_size4(size), "Reclaimable": reclaim}
-
-    return [
-        row("Images", len(images), active_images, image_size,
-            _percent(image_size - active_size, image_size)),
-        row("Containers", len(containers), len(running), ctr_size,
-            _percent(ctr_reclaim, ctr_size)),
-        row("Local Volumes", len(volumes), len([v for v in volumes if v.name in used]),
-            vol_size, _percent(vol_reclaim, vol_size)),
-        row("Build Cache", cache_entries, 0, cache_size, human_size4(cache_size)),
+    rows = [
+        ("Images", images),
+        ("Containers", Usage(len(containers), len(running), ctr_size,
+                             ctr_size - sum(sizes[c.id] for c in running))),
+        ("Local Volumes", Usage(len(volumes), len([v for v in volumes if v.name in used]),
+                                vol_size, sum(size for name, size in vol_sizes.items()
+                                              if name not in used))),
     ]
+    out = [_df_row(kind, usage, _percent(usage.reclaimable, usage.size))
+           for kind, usage in rows]
+    cache = build_cache_usage(store)
+    out.append(_df_row("Build Cache", cache, human_size4(cache.reclaimable)))
+    return out
+
+
+def _df_row(kind: str, usage: Usage, reclaimable: str) -> dict[str, str]:
+    return {"Type": kind, "TotalCount": str(usage.count), "Active": str(usage.active),
+            "Size": human_size4(usage.size), "Reclaimable": reclaimable}
 
 
 DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
@@ -276,14 +197,12 @@ def _labelled(label: str, value: str) -> str:
 @click.pass_context
 def version(ctx: click.Context, fmt: str | None) -> None:
     """Show the minidock version information."""
-    doc = version_document(ctx.obj)
-    if fmt:
-        from minidock.cli.gotemplate import render
+    _show(version_document(ctx.obj), fmt, _version_lines)
 
-        click.echo(render(fmt, doc))
-        return
+
+def _version_lines(doc: dict[str, Any]) -> list[str]:
     client = doc["Client"]
-    lines = [
+    return [
         "Client: minidock",
         _labelled("Version", client["Version"]),
         _labelled("API version", client["ApiVersion"]),
@@ -294,7 +213,17 @@ def version(ctx: click.Context, fmt: str | None) -> None:
         "",
         "Server: none (every command works on the store directly)",
     ]
-    click.echo("\n".join(lines))
+
+
+def _show(doc: dict[str, Any], fmt: str | None,
+          lines: Callable[[dict[str, Any]], list[str]]) -> None:
+    """`--format`'s Go template over `doc`, or Docker's plain layout of it."""
+    if fmt:
+        from minidock.cli.gotemplate import render
+
+        click.echo(render(fmt, doc))
+    else:
+        click.echo("\n".join(lines(doc)))
 
 
 def _os_name() -> str:
@@ -359,13 +288,11 @@ def info_document(settings: Settings) -> dict[str, Any]:
 @click.pass_context
 def info(ctx: click.Context, fmt: str | None) -> None:
     """Display system-wide information."""
-    doc = info_document(ctx.obj)
-    if fmt:
-        from minidock.cli.gotemplate import render
+    _show(info_document(ctx.obj), fmt, _info_lines)
 
-        click.echo(render(fmt, doc))
-        return
-    lines = [
+
+def _info_lines(doc: dict[str, Any]) -> list[str]:
+    return [
         "Client:",
         f" Version:    {doc['ClientVersion']}",
         f" Debug Mode: {'true' if doc['DebugMode'] else 'false'}",
@@ -388,7 +315,6 @@ def info(ctx: click.Context, fmt: str | None) -> None:
         f" Name: {doc['Name']}",
         f" Python Version: {doc['PythonVersion']}",
     ]
-    click.echo("\n".join(lines))
 
 
 system_group.add_command(info, "info")

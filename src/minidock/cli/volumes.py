@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from minidock.cli.output import go_json, human_size4, render_table
+from minidock.cli.common import confirm, fail_each, format_rows, print_documents, settings_of
+from minidock.cli.output import human_size4, render_table
 from minidock.errors import MinidockError
-from minidock.settings import Settings
-
-
-def _root(ctx: click.Context):  # type: ignore[no-untyped-def]
-    settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()
-    return settings.root
 
 
 @click.group("volume")
@@ -32,7 +29,7 @@ def create(ctx: click.Context, name: str | None, labels: tuple[str, ...], driver
         raise MinidockError(f'create {name or ""}: volume driver "{driver}" is not supported',
                             exit_code=1)
     values = dict(label.partition("=")[::2] for label in labels)
-    vol, _ = create_volume(_root(ctx), name, labels=values)
+    vol, _ = create_volume(settings_of(ctx).root, name, labels=values)
     click.echo(vol.name)
 
 
@@ -44,14 +41,12 @@ def ls(ctx: click.Context, quiet: bool, fmt: str | None) -> None:
     """List volumes."""
     from minidock.runtime.volumes import list_volumes
 
-    volumes = list_volumes(_root(ctx))
+    volumes = list_volumes(settings_of(ctx).root)
     if quiet:
         for vol in volumes:
             click.echo(vol.name)
         return
     if fmt:
-        from minidock.cli.images import format_rows
-
         contexts = [{"Driver": "local", "Name": v.name, "Mountpoint": str(v.mountpoint),
                      "Scope": "local", "Labels": ",".join(f"{k}={x}" for k, x in
                                                           v.labels.items())} for v in volumes]
@@ -74,22 +69,11 @@ def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None) -> int:
     """Display detailed information on one or more volumes."""
     from minidock.runtime.volumes import get_volume
 
-    docs = []
-    failed = 0
-    for name in names:
-        try:
-            docs.append(get_volume(_root(ctx), name).inspect())
-        except MinidockError as exc:
-            failed += 1
-            click.echo(f"Error: {exc.message}", err=True)
-    if fmt:
-        from minidock.cli.gotemplate import Template
-
-        template = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
-        for doc in docs:
-            click.echo(template.render(doc))
-    elif docs or not failed:
-        click.echo(go_json(docs, indent=4))
+    docs: list[dict[str, Any]] = []
+    failed = fail_each(names, lambda name: docs.append(get_volume(settings_of(ctx).root,
+                                                                   name).inspect()))
+    if fmt or docs or not failed:
+        print_documents(docs, fmt)
     return 1 if failed else 0
 
 
@@ -102,19 +86,16 @@ def rm(ctx: click.Context, names: tuple[str, ...], force: bool) -> int:
     from minidock.errors import VolumeNotFound
     from minidock.runtime.volumes import remove_volume
 
-    failed = 0
-    for name in names:
+    def remove(name: str) -> None:
         try:
-            remove_volume(_root(ctx), name)
-            click.echo(name)
+            remove_volume(settings_of(ctx).root, name)
         except VolumeNotFound:
             if not force:
-                failed += 1
-                click.echo(f"Error: No such volume: {name}", err=True)
-        except MinidockError as exc:
-            failed += 1
-            click.echo(f"Error: {exc.message}", err=True)
-    return 1 if failed else 0
+                raise
+            return
+        click.echo(name)
+
+    return 1 if fail_each(names, remove) else 0
 
 
 volume_group.add_command(rm, "remove")
@@ -127,7 +108,6 @@ volume_group.add_command(rm, "remove")
 @click.pass_context
 def prune(ctx: click.Context, all_volumes: bool, force: bool) -> None:
     """Remove unused local volumes."""
-    from minidock.cli.images import confirm
     from minidock.runtime.volumes import prune_volumes
 
     warning = ("WARNING! This will remove all local volumes not used by at least one "
@@ -135,7 +115,7 @@ def prune(ctx: click.Context, all_volumes: bool, force: bool) -> None:
                "volumes not used by at least one container.")
     if not force and not confirm(warning):
         return
-    removed, reclaimed = prune_volumes(_root(ctx), all_volumes=all_volumes)
+    removed, reclaimed = prune_volumes(settings_of(ctx).root, all_volumes=all_volumes)
     if removed:
         click.echo("Deleted Volumes:\n" + "\n".join(removed) + "\n")
     click.echo(f"Total reclaimed space: {human_size4(reclaimed)}")

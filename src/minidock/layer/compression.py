@@ -1,4 +1,5 @@
-"""Layer media types and the (de)compression wrappers around layer tars.
+"""The (de)compression wrappers around layer tars (the media types are in
+`minidock.mediatypes`).
 
 Compression output is deterministic so the same tree always yields the same
 blob digest: zstd runs with a fixed level in multi-threaded mode (whose output
@@ -9,87 +10,20 @@ no file name. Reading sniffs magic bytes, so a mislabelled layer still reads.
 from __future__ import annotations
 
 import zlib
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import zstandard
 
 from minidock.errors import LayerError
+from minidock.layer.streams import Readable, Writable
+from minidock.mediatypes import check_compression, compression_of
 
-MEDIA_TYPE_TAR = "application/vnd.oci.image.layer.v1.tar"
-MEDIA_TYPE_TAR_GZIP = MEDIA_TYPE_TAR + "+gzip"
-MEDIA_TYPE_TAR_ZSTD = MEDIA_TYPE_TAR + "+zstd"
-MEDIA_TYPE_NONDISTRIBUTABLE_TAR = "application/vnd.oci.image.layer.nondistributable.v1.tar"
-MEDIA_TYPE_NONDISTRIBUTABLE_TAR_GZIP = MEDIA_TYPE_NONDISTRIBUTABLE_TAR + "+gzip"
-MEDIA_TYPE_NONDISTRIBUTABLE_TAR_ZSTD = MEDIA_TYPE_NONDISTRIBUTABLE_TAR + "+zstd"
-DOCKER_MEDIA_TYPE_TAR = "application/vnd.docker.image.rootfs.diff.tar"
-DOCKER_MEDIA_TYPE_TAR_GZIP = DOCKER_MEDIA_TYPE_TAR + ".gzip"
-DOCKER_MEDIA_TYPE_TAR_ZSTD = DOCKER_MEDIA_TYPE_TAR + ".zstd"
-DOCKER_MEDIA_TYPE_FOREIGN_TAR = "application/vnd.docker.image.rootfs.foreign.diff.tar"
-DOCKER_MEDIA_TYPE_FOREIGN_TAR_GZIP = DOCKER_MEDIA_TYPE_FOREIGN_TAR + ".gzip"
-
-COMPRESSION_KINDS = ("zstd", "gzip", "none")
 ZSTD_LEVEL = 3
 GZIP_LEVEL = 6
-
-_COMPRESSION_OF = {
-    MEDIA_TYPE_TAR: "none",
-    MEDIA_TYPE_TAR_GZIP: "gzip",
-    MEDIA_TYPE_TAR_ZSTD: "zstd",
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR: "none",
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR_GZIP: "gzip",
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR_ZSTD: "zstd",
-    DOCKER_MEDIA_TYPE_TAR: "none",
-    DOCKER_MEDIA_TYPE_TAR_GZIP: "gzip",
-    DOCKER_MEDIA_TYPE_TAR_ZSTD: "zstd",
-    DOCKER_MEDIA_TYPE_FOREIGN_TAR: "none",
-    DOCKER_MEDIA_TYPE_FOREIGN_TAR_GZIP: "gzip",
-}
-_NONDISTRIBUTABLE = frozenset({
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR, MEDIA_TYPE_NONDISTRIBUTABLE_TAR_GZIP,
-    MEDIA_TYPE_NONDISTRIBUTABLE_TAR_ZSTD, DOCKER_MEDIA_TYPE_FOREIGN_TAR,
-    DOCKER_MEDIA_TYPE_FOREIGN_TAR_GZIP,
-})
-_OCI_MEDIA_TYPE = {"none": MEDIA_TYPE_TAR, "gzip": MEDIA_TYPE_TAR_GZIP,
-                   "zstd": MEDIA_TYPE_TAR_ZSTD}
-_DOCKER_MEDIA_TYPE = {"none": DOCKER_MEDIA_TYPE_TAR, "gzip": DOCKER_MEDIA_TYPE_TAR_GZIP,
-                      "zstd": DOCKER_MEDIA_TYPE_TAR_ZSTD}
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _READ_SIZE = 1 << 20
-
-
-def is_layer_media_type(media_type: str) -> bool:
-    return media_type in _COMPRESSION_OF
-
-
-def is_nondistributable(media_type: str) -> bool:
-    """Foreign/non-distributable layers are not pushed to registries."""
-    return media_type in _NONDISTRIBUTABLE
-
-
-def compression_of(media_type: str) -> str:
-    """"zstd", "gzip" or "none" for a layer media type."""
-    try:
-        return _COMPRESSION_OF[media_type]
-    except KeyError:
-        raise LayerError(f"unsupported layer media type: {media_type}") from None
-
-
-def media_type_for(compression: str, *, docker: bool = False) -> str:
-    """The layer media type for a compression kind, OCI unless `docker`."""
-    _check_kind(compression)
-    return (_DOCKER_MEDIA_TYPE if docker else _OCI_MEDIA_TYPE)[compression]
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in COMPRESSION_KINDS:
-        raise LayerError(f"unknown compression {kind!r}: choose one of "
-                         f"{', '.join(COMPRESSION_KINDS)}")
-
-
-class Writable(Protocol):
-    def write(self, data: bytes | bytearray | memoryview, /) -> object: ...
 
 
 class Compressor(Protocol):
@@ -133,7 +67,9 @@ class _ZstdCompressor:
         # one thread: as fast as the multi-threaded mode for layer-sized inputs here, with
         # bounded memory (worker job buffers grew to ~290 MB under load) and stable bytes
         params = zstandard.ZstdCompressor(level=level, threads=0, write_checksum=True)
-        self._writer = params.stream_writer(out, closefd=False, write_return_read=True)
+        # zstandard writes to anything with write(); its stubs ask for a file
+        self._writer = params.stream_writer(out, closefd=False,  # type: ignore[arg-type]
+                                            write_return_read=True)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         return self._writer.write(data)
@@ -144,7 +80,7 @@ class _ZstdCompressor:
 
 def compressor(kind: str, out: Writable, *, level: int | None = None) -> Compressor:
     """A writer that compresses into `out` with `kind` ("zstd", "gzip" or "none")."""
-    _check_kind(kind)
+    check_compression(kind)
     if kind == "zstd":
         return _ZstdCompressor(out, ZSTD_LEVEL if level is None else level)
     if kind == "gzip":
@@ -188,7 +124,7 @@ class _Reader:
 class PeekedReader(_Reader):
     """Serves a few already-read bytes, then the rest of the stream."""
 
-    def __init__(self, head: bytes, stream: BinaryIO):
+    def __init__(self, head: bytes, stream: Readable):
         self._head = memoryview(head)
         self._stream = stream
 
@@ -207,7 +143,9 @@ class PeekedReader(_Reader):
         return len(data)
 
     def close(self) -> None:
-        self._stream.close()
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
 
 
 class _GzipReader(_Reader):
@@ -365,7 +303,8 @@ class _ZstdReader(_Reader):
     def __init__(self, source: _Reader):
         self._source = source
         self._zstd = zstandard.ZstdDecompressor().stream_reader(
-            _TrackedSource(source), read_size=128 * 1024, read_across_frames=True,
+            _TrackedSource(source),  # type: ignore[arg-type]  # anything with read() will do
+            read_size=128 * 1024, read_across_frames=True,
             closefd=False)
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
@@ -388,7 +327,7 @@ def sniff_compression(head: bytes) -> str:
     return "none"
 
 
-def decompressing_reader(stream: BinaryIO, media_type: str | None = None) -> _Reader:
+def decompressing_reader(stream: Readable, media_type: str | None = None) -> _Reader:
     """A reader of the uncompressed tar inside a layer blob.
 
     The magic bytes decide, not the label: `media_type` is only checked to be a

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from minidock.errors import LayerError
+from minidock.fsutil import sorted_children, walk_sorted
 from minidock.layer.entry import (
     OVERLAY_XATTR_PREFIXES,
     WHITEOUT_PREFIX,
@@ -51,7 +52,6 @@ from minidock.layer.hostfs import (
     entry_from_stat,
     keep_xattr,
     read_xattrs,
-    sorted_children,
 )
 from minidock.layer.writer import LayerInfo, LayerWriter, Progress
 
@@ -196,21 +196,11 @@ def overlay_changes(upper_dir: str | os.PathLike[str],
     upper = os.fspath(upper_dir)
     lowers = [os.fspath(lower) for lower in lower_dirs]
     result: list[Change] = []
-    stack = [("", iter(sorted_children(upper)))]
-    while stack:
-        prefix, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            continue
-        rel = prefix + child.name
-        st = child.stat(follow_symlinks=False)
+    for rel, _host, st in walk_sorted(upper):
         if _is_whiteout_device(st):
             result.append(Change("D", "/" + rel))
-            continue
-        result.append(Change("C" if _present_in_lowers(rel, lowers) else "A", "/" + rel))
-        if stat.S_ISDIR(st.st_mode):
-            stack.append((rel + "/", iter(sorted_children(child.path))))
+        else:
+            result.append(Change("C" if _present_in_lowers(rel, lowers) else "A", "/" + rel))
     return sorted(result, key=lambda change: sort_key(change.path[1:]))
 
 

@@ -23,9 +23,10 @@ import posixpath
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from minidock.errors import LayerError
+from minidock.fsutil import remove_tree_at
 from minidock.layer.compression import decompressing_reader
 from minidock.layer.entry import (
     OPAQUE_MARKER,
@@ -36,7 +37,8 @@ from minidock.layer.entry import (
     clean_path,
     is_overlay_xattr,
 )
-from minidock.layer.safepath import RootResolver, remove_tree_at
+from minidock.layer.safepath import RootResolver
+from minidock.layer.streams import Readable
 from minidock.layer.tarstream import TarReader
 
 Mode = Literal["overlay", "apply"]
@@ -407,7 +409,7 @@ class _Extractor:
             os.close(fd)
 
 
-def extract(stream: BinaryIO, dest: str | os.PathLike[str], *, mode: Mode = "apply",
+def extract(stream: Readable, dest: str | os.PathLike[str], *, mode: Mode = "apply",
             media_type: str | None = None, rootless: bool = False,
             same_owner: bool | None = None, on_warning: Warn | None = None) -> ExtractResult:
     """Extract one layer blob (tar, gzip or zstd: sniffed) into `dest`.
@@ -442,7 +444,7 @@ def extract(stream: BinaryIO, dest: str | os.PathLike[str], *, mode: Mode = "app
                          skipped=tuple(extractor.skipped))
 
 
-LayerSource = BinaryIO | tuple[BinaryIO, str | None]
+LayerSource = Readable | tuple[Readable, str | None]
 
 
 def unpack_image(layers: Iterable[LayerSource], dest: str | os.PathLike[str], *,

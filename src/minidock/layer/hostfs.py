@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from minidock.errors import LayerError
 from minidock.layer.entry import Entry, EntryKind, is_overlay_xattr
@@ -48,22 +48,15 @@ def read_xattrs(path: str, keep: XattrFilter = keep_xattr) -> dict[str, bytes]:
     return values
 
 
+_KIND_OF_FORMAT = {
+    stat.S_IFREG: EntryKind.FILE, stat.S_IFDIR: EntryKind.DIR, stat.S_IFLNK: EntryKind.SYMLINK,
+    stat.S_IFCHR: EntryKind.CHAR, stat.S_IFBLK: EntryKind.BLOCK, stat.S_IFIFO: EntryKind.FIFO,
+}
+
+
 def kind_of(mode: int) -> EntryKind | None:
     """The entry kind for a stat mode; None for sockets, which tar cannot hold."""
-    fmt = stat.S_IFMT(mode)
-    if fmt == stat.S_IFREG:
-        return EntryKind.FILE
-    if fmt == stat.S_IFDIR:
-        return EntryKind.DIR
-    if fmt == stat.S_IFLNK:
-        return EntryKind.SYMLINK
-    if fmt == stat.S_IFCHR:
-        return EntryKind.CHAR
-    if fmt == stat.S_IFBLK:
-        return EntryKind.BLOCK
-    if fmt == stat.S_IFIFO:
-        return EntryKind.FIFO
-    return None
+    return _KIND_OF_FORMAT.get(stat.S_IFMT(mode))
 
 
 def entry_from_stat(layer_path: str, host_path: str, st: os.stat_result, *,
@@ -91,34 +84,3 @@ def entry_from_stat(layer_path: str, host_path: str, st: os.stat_result, *,
     if xattrs is not None:
         entry.xattrs = read_xattrs(host_path, xattrs)
     return entry
-
-
-def _name_key(entry: os.DirEntry[str]) -> bytes:
-    return entry.name.encode("utf-8", "surrogateescape")
-
-
-def sorted_children(directory: str) -> list[os.DirEntry[str]]:
-    """The entries of `directory`, byte-wise sorted by name."""
-    with os.scandir(directory) as it:
-        return sorted(it, key=_name_key)
-
-
-def walk_sorted(root: str, prune: Callable[[str], bool] | None = None
-                ) -> Iterator[tuple[str, str, os.stat_result]]:
-    """Pre-order walk below `root` in layer order: (relative path, host path, lstat).
-
-    Directories come right before their contents; symlinks are reported, never
-    followed. `prune(rel)` returning True skips a directory's contents.
-    """
-    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [("", iter(sorted_children(root)))]
-    while stack:
-        prefix, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            continue
-        rel = prefix + child.name
-        st = child.stat(follow_symlinks=False)
-        yield rel, child.path, st
-        if stat.S_ISDIR(st.st_mode) and not (prune is not None and prune(rel)):
-            stack.append((rel + "/", iter(sorted_children(child.path))))

@@ -17,10 +17,10 @@ import math
 import urllib.parse
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import BinaryIO
 
 from minidock.errors import LayerError
 from minidock.layer.entry import Entry, EntryKind
+from minidock.layer.streams import ReadsInto
 
 BLOCK_SIZE = 512
 END_OF_ARCHIVE = bytes(2 * BLOCK_SIZE)
@@ -193,7 +193,7 @@ class TarReader:
     unread is skipped when iteration continues.
     """
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: ReadsInto):
         self._stream = stream
         self._remaining = 0  # content bytes of the current member not yet read
         self._pad = 0

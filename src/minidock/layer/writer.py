@@ -21,7 +21,8 @@ from typing import BinaryIO
 
 from minidock.digest import Digest
 from minidock.errors import LayerError
-from minidock.layer.compression import compressor, media_type_for
+from minidock.fsutil import walk_sorted
+from minidock.layer.compression import compressor
 from minidock.layer.entry import (
     OPAQUE_MARKER,
     Entry,
@@ -32,8 +33,9 @@ from minidock.layer.entry import (
     sort_key,
     whiteout_path,
 )
-from minidock.layer.hostfs import XattrFilter, entry_from_stat, keep_xattr, walk_sorted
+from minidock.layer.hostfs import XattrFilter, entry_from_stat, keep_xattr
 from minidock.layer.tarstream import END_OF_ARCHIVE, encode_header, padding
+from minidock.mediatypes import media_type_for
 
 _BUFFER_SIZE = 1 << 20
 _ZEROS = bytes(512)

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import DigestError, MinidockError
-from minidock.oci import mediatypes as mt
 
 
 class ImageFormatError(MinidockError):

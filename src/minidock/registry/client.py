@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import BinaryIO
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import AuthError, RegistryError
-from minidock.oci import mediatypes as mt
 from minidock.registry.auth import Authorizer, parse_challenges
 from minidock.registry.config import Credentials
 from minidock.registry.endpoint import Endpoint, Scheme

@@ -19,13 +19,13 @@ import base64
 import binascii
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from minidock.errors import RegistryError
+from minidock.fsutil import write_atomic
 from minidock.settings import Settings
 from minidock.store.lock import file_lock
 
@@ -138,7 +138,9 @@ class RegistryConfig:
         with file_lock(self.path.parent / f".{CONFIG_NAME}.lock"):
             data = _read(self.path)
             if change(data):
-                _write_private(self.path, data)
+                # 0600 from its creation: never a moment with a readable password
+                write_atomic(self.path, json.dumps(data, indent="\t").encode() + b"\n",
+                             mode=0o600)
             self.data = data
 
 
@@ -159,9 +161,9 @@ def _decode_entry(entry: dict[str, Any]) -> Credentials | None:
             return None
         user, sep, password = text.partition(":")
         return Credentials(user, password) if sep else None
-    user, password = entry.get("username"), entry.get("password")
-    if isinstance(user, str) and isinstance(password, str) and user:
-        return Credentials(user, password)
+    name, secret = entry.get("username"), entry.get("password")
+    if isinstance(name, str) and isinstance(secret, str) and name:
+        return Credentials(name, secret)
     return None
 
 
@@ -181,22 +183,3 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RegistryError(f"invalid registry config {path}: not a JSON object")
     return data
-
-
-def _write_private(path: Path, data: dict[str, Any]) -> None:
-    """Temp file created 0600, fsynced, renamed: never a moment with a readable password."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(data, indent="\t").encode() + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

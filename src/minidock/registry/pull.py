@@ -14,6 +14,7 @@ import http.client
 import json
 from dataclasses import dataclass
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import (
     DigestError,
@@ -21,7 +22,6 @@ from minidock.errors import (
     NotFoundError,
     UsageError,
 )
-from minidock.oci import mediatypes as mt
 from minidock.oci.model import (
     Descriptor,
     ImageFormatError,
@@ -50,7 +50,7 @@ from minidock.registry.progress import (
     ignore,
 )
 from minidock.registry.transport import BLOCK, Transport
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 CONFIG_LIMIT = 64 << 20  # an image config is JSON read into memory: bound it
 _MANIFEST_NOT_FOUND = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"}

@@ -9,6 +9,7 @@ exact bytes in the store, so the registry computes the same digest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from minidock.registry.progress import (
     ignore,
 )
 from minidock.registry.transport import Transport
-from minidock.store import Store
+from minidock.store.store import Store
 
 DEFAULT_CHUNK_SIZE = 64 << 20
 
@@ -129,7 +130,7 @@ class _Pusher:
             return
         for start, length in chunks:
             location = self.client.upload_chunk(
-                location, start, length, opener=lambda s=start, n=length: opener(s, n))
+                location, start, length, opener=functools.partial(opener, start, length))
             assert last is not None
             hasher = last.hash  # continue from what the accepted chunk hashed
         self.client.finish_upload(location, desc.digest)

@@ -94,7 +94,7 @@ def commit_container(settings: Any, container: Container, reference: str | None,
     """
     from minidock.oci.model import Descriptor
     from minidock.reference import parse
-    from minidock.store import Store
+    from minidock.store.store import Store
 
     tags = [parse(reference)] if reference else []
     store = Store(settings)

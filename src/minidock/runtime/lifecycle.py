@@ -249,7 +249,7 @@ def resolve_image(root: str, reference: str, settings: Any, store: Any = None, *
     identity = imagecache.index_identity(root)
     if store is None:
         from minidock.settings import Settings
-        from minidock.store import Store
+        from minidock.store.store import Store
 
         store = Store(settings if isinstance(settings, Settings) else settings.root)
     try:

@@ -12,38 +12,15 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import secrets
 from pathlib import Path
 from typing import BinaryIO
 
 from minidock.digest import Digest, VerifyingReader
 from minidock.errors import DigestError, NotFoundError
+from minidock.fsutil import create_locked_temp, fsync_dir, remove_tree
+from minidock.layer.streams import Readable
 
 CHUNK = 1 << 20
-
-
-def create_locked_temp(directory: Path, prefix: str) -> tuple[int, Path]:
-    """Create and flock a new temp file in `directory`; returns (fd, path).
-
-    `clean_temp` removes temp files whose flock it can take. A cleaner may win
-    the race between our create and our flock and unlink the file; we detect
-    that by the link count dropping to zero and start again with a new name.
-    """
-    while True:
-        path = directory / f"{prefix}-{os.getpid()}-{secrets.token_hex(8)}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if os.fstat(fd).st_nlink > 0:
-            return fd, path
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobWriter:
@@ -61,7 +38,8 @@ class BlobWriter:
         self._expected_size = expected_size
         self._hash = hashlib.sha256()
         self.size = 0
-        self._fd, self.path = create_locked_temp(blobs.tmp_dir, "blob")
+        self._fd, path = create_locked_temp(blobs.tmp_dir, "blob")
+        self.path = Path(path)
         self._file: BinaryIO = os.fdopen(self._fd, "wb", buffering=CHUNK)
         self.digest: Digest | None = None
 
@@ -113,6 +91,40 @@ class BlobWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.abort()
+
+
+class HashingReader:
+    """Passes a stream through while hashing it: an uncompressed layer's bytes are
+    checked against its diff_id this way."""
+
+    def __init__(self, stream: Readable):
+        self._stream = stream
+        self._hash = hashlib.sha256()
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            n: int = readinto(buffer) or 0
+            self._hash.update(memoryview(buffer)[:n])
+            return n
+        data = self._stream.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        self._hash.update(data)
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hash.update(data)
+        return data
+
+    def drain(self) -> None:
+        """Read to the end, so the digest covers the whole stream."""
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def digest(self) -> Digest:
+        return Digest("sha256:" + self._hash.hexdigest())
 
 
 class BlobStore:
@@ -211,7 +223,7 @@ class BlobStore:
             if entry.name.endswith(TempDir.SUFFIX) and entry.is_dir(follow_symlinks=False):
                 lock = entry.path[: -len(TempDir.SUFFIX)]
                 # its lock was cleaned (maybe just now, above): nobody owns it
-                if not os.path.lexists(lock) and remove_tree(Path(entry.path)):
+                if not os.path.lexists(lock) and remove_tree(entry.path):
                     removed += 1
                 continue
             if not entry.is_file(follow_symlinks=False):
@@ -228,29 +240,12 @@ class BlobStore:
                 os.unlink(entry.path)
                 removed += 1
                 if os.path.isdir(entry.path + TempDir.SUFFIX):
-                    remove_tree(Path(entry.path + TempDir.SUFFIX))
+                    remove_tree(entry.path + TempDir.SUFFIX)
             except FileNotFoundError:
                 pass
             finally:
                 os.close(fd)
         return removed
-
-
-def remove_tree(path: Path) -> bool:
-    """Delete a tree of any depth without following symlinks; False if it was missing."""
-    from minidock.layer.safepath import remove_tree_at
-
-    try:
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        remove_tree_at(fd, path.name)
-        return True
-    except FileNotFoundError:
-        return False
-    finally:
-        os.close(fd)
 
 
 class TempDir:
@@ -263,8 +258,9 @@ class TempDir:
     SUFFIX = ".d"
 
     def __init__(self, tmp_dir: Path, prefix: str):
-        self._fd, self.lock_path = create_locked_temp(tmp_dir, prefix)
-        self.path = self.lock_path.with_name(self.lock_path.name + self.SUFFIX)
+        self._fd, lock_path = create_locked_temp(tmp_dir, prefix)
+        self.lock_path = Path(lock_path)
+        self.path = Path(lock_path + self.SUFFIX)
         self.path.mkdir()
 
     def close(self) -> None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from minidock.digest import Digest
 from minidock.errors import DigestError
-from minidock.store.refs import write_file_atomic
+from minidock.fsutil import remove_tree, write_atomic
 
 
 class BuildCache:
@@ -32,7 +31,7 @@ class BuildCache:
 
     def put(self, key: str, manifest: Digest) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        write_file_atomic(self._path(key), str(manifest).encode(), self.tmp_dir)
+        write_atomic(self._path(key), str(manifest).encode(), tmp_dir=self.tmp_dir)
 
     def roots(self) -> set[Digest]:
         out: set[Digest] = set()
@@ -48,5 +47,5 @@ class BuildCache:
     def prune(self) -> int:
         """Forget every entry; returns how many there were."""
         n = len(os.listdir(self.dir)) if self.dir.is_dir() else 0
-        shutil.rmtree(self.dir, ignore_errors=True)
+        remove_tree(self.dir)
         return n

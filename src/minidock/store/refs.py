@@ -9,37 +9,15 @@ name, so it lives on as `<none>` until removed or pruned, as in Docker.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
 
+from minidock import mediatypes as mt
 from minidock.digest import Digest
 from minidock.errors import StoreError
-from minidock.oci import mediatypes as mt
+from minidock.fsutil import write_atomic
 from minidock.oci.model import Descriptor, ImageFormatError
 from minidock.reference import Reference, parse
-from minidock.store.blobs import create_locked_temp, fsync_dir
-
-
-def write_file_atomic(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
-    """Write via temp file + fsync + rename so readers never see a partial file."""
-    tmp_dir = tmp_dir or path.parent
-    # flocked like a blob temp file, so `clean_temp` leaves it alone while we live
-    fd, tmp = create_locked_temp(tmp_dir, f".{path.name}")
-    try:
-        with os.fdopen(fd, "wb", closefd=False) as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    finally:
-        os.close(fd)
-    fsync_dir(path.parent)
 
 
 class RefIndex:
@@ -63,7 +41,8 @@ class RefIndex:
     def save(self, entries: list[Descriptor]) -> None:
         doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
                "manifests": [e.to_json() for e in entries]}
-        write_file_atomic(self.path, json.dumps(doc, indent=2).encode() + b"\n", self.tmp_dir)
+        write_atomic(self.path, json.dumps(doc, indent=2).encode() + b"\n",
+                     tmp_dir=self.tmp_dir)
 
     @staticmethod
     def name_of(entry: Descriptor) -> Reference | None:

@@ -1,0 +1,42 @@
+"""`image prune`: drop dangling images (every unused one with `all_images`), then
+collect what no longer has a root."""
+
+from __future__ import annotations
+
+from minidock.digest import Digest
+from minidock.errors import MinidockError
+from minidock.store.store import Store
+
+
+def blob_sizes(store: Store) -> dict[Digest, int]:
+    """The size of every blob now in the store: a collection reports what it freed."""
+    sizes = {}
+    for digest in store.blobs.all():
+        try:
+            sizes[digest] = store.blobs.size(digest)
+        except MinidockError:
+            continue
+    return sizes
+
+
+def prune_images(store: Store, *, all_images: bool, in_use: set[Digest]
+                 ) -> tuple[list[tuple[str, str]], int]:
+    """Remove dangling images (every image no container uses, with `all_images`).
+
+    Returns Docker's report lines (("untagged" | "deleted", value)) and the
+    bytes of the blobs the collection freed.
+    """
+    sizes = blob_sizes(store)
+    events: list[tuple[str, str]] = []
+    layers_of_removed: set[Digest] = set()
+    with store.lock():
+        for img in store.images():
+            if img.id in in_use or (img.names and not all_images):
+                continue
+            events.extend(("untagged", name.familiar) for name in img.names)
+            store.refs.remove_digest(img.digest)
+            events.append(("deleted", str(img.id)))
+            layers_of_removed.update(layer.digest for layer in img.layers)
+    removed = store.gc()
+    events.extend(("deleted", str(d)) for d in removed if d in layers_of_removed)
+    return events, sum(sizes.get(d, 0) for d in removed)
