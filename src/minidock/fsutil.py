@@ -1,21 +1,22 @@
 """Filesystem primitives every layer uses: the one tree remover, the one atomic
 writer, the one file-descriptor copy and the one sorted tree walk.
 
-Standard library only (os, fcntl, stat, secrets), so `run`'s start-up can use
-it. Nothing here follows a symlink it is not asked to follow: trees are removed
+Only modules `run` loads anyway (os, errno, fcntl, stat), so its start-up can
+use it. Nothing here follows a symlink it is not asked to follow: trees are removed
 through directory descriptors opened with O_NOFOLLOW, so a link swapped in
 while we work cannot redirect a removal outside the tree.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import stat
-from collections.abc import Callable, Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 StrPath = str | os.PathLike[str]
 
@@ -29,12 +30,29 @@ COPY_CHUNK = 1 << 20
 def _open_subdir(name: str, dir_fd: int) -> int:
     """Open a subdirectory without following links; a mode-000 one (overlay's
     `work/work`, an image's read-only dirs seen by an unprivileged owner) is
-    made searchable first."""
+    made searchable first, through an O_PATH descriptor (Linux cannot chmod
+    without following a link)."""
     try:
         return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
     except PermissionError:
-        os.chmod(name, 0o700, dir_fd=dir_fd, follow_symlinks=False)
-        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+        pass
+    path_fd = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      dir_fd=dir_fd)
+    try:
+        os.chmod(f"/proc/self/fd/{path_fd}", 0o700)
+        return os.open(".", DIR_FLAGS, dir_fd=path_fd)
+    finally:
+        os.close(path_fd)
+
+
+def _rmdir(name: str, dir_fd: int) -> None:
+    """rmdir in `dir_fd`, which is made writable first if it was read-only (an
+    image's read-only dirs, for their unprivileged owner)."""
+    try:
+        os.rmdir(name, dir_fd=dir_fd)
+    except PermissionError:
+        os.fchmod(dir_fd, 0o700)
+        os.rmdir(name, dir_fd=dir_fd)
 
 
 def _unlink_files(dir_fd: int) -> list[str]:
@@ -50,7 +68,11 @@ def _unlink_files(dir_fd: int) -> list[str]:
             if child.is_dir(follow_symlinks=False):
                 subdirs.append(child.name)
             else:
-                os.unlink(child.name, dir_fd=dir_fd)
+                try:
+                    os.unlink(child.name, dir_fd=dir_fd)
+                except PermissionError:  # a read-only dir, for its unprivileged owner
+                    os.fchmod(dir_fd, 0o700)
+                    os.unlink(child.name, dir_fd=dir_fd)
     return subdirs
 
 
@@ -89,10 +111,10 @@ def remove_tree_at(parent_fd: int, name: str) -> None:
             up = os.open("..", DIR_FLAGS, dir_fd=current)
             os.close(current)
             current = up
-            os.rmdir(sub, dir_fd=current)
+            _rmdir(sub, current)
     finally:
         os.close(current)
-    os.rmdir(name, dir_fd=parent_fd)
+    _rmdir(name, parent_fd)
 
 
 def remove_tree(path: StrPath) -> bool:
@@ -125,7 +147,7 @@ def create_locked_temp(directory: StrPath, prefix: str, mode: int = 0o644) -> tu
     """
     directory = os.fspath(directory)
     while True:
-        path = os.path.join(directory, f"{prefix}-{os.getpid()}-{secrets.token_hex(8)}")
+        path = os.path.join(directory, f"{prefix}-{os.getpid()}-{os.urandom(8).hex()}")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         fcntl.flock(fd, fcntl.LOCK_EX)
         if os.fstat(fd).st_nlink > 0:
@@ -159,8 +181,10 @@ def write_atomic(path: StrPath, data: bytes, *, tmp_dir: StrPath | None = None,
             os.fsync(fd)
         os.rename(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     finally:
         os.close(fd)

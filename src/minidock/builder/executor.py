@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from minidock.errors import BuildError
+from minidock.fsutil import remove_tree
 from minidock.layer.writer import LayerInfo
 
 Output = Callable[[bytes], None]
@@ -206,14 +207,7 @@ class SandboxContainer:
 
     def remove(self) -> None:
         if self.bundle.exists():
-            _rmtree(self.bundle)
-
-
-def _rmtree(path: Path) -> None:
-    """The runtime's remover: it copes with overlay's mode-000 work dir when rootless."""
-    from minidock.runtime.lifecycle import remove_tree
-
-    remove_tree(path)
+            remove_tree(self.bundle)
 
 
 class SandboxExecutor:

@@ -44,7 +44,7 @@ def _dir_identities(container: Container) -> dict[str, Any] | None:
 @contextmanager
 def _image_tree(container: Container) -> Iterator[Path]:
     """The image's layers stacked in a scratch dir (copy driver), removed afterwards."""
-    from minidock.runtime.lifecycle import remove_tree
+    from minidock.fsutil import remove_tree
 
     scratch = container.dir / f".base-{os.getpid()}-{os.urandom(4).hex()}"
     scratch.mkdir()

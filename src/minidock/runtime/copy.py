@@ -21,6 +21,7 @@ import tarfile
 from typing import BinaryIO
 
 from minidock.errors import MinidockError, NotFoundError, UsageError
+from minidock.fsutil import copy_fd
 from minidock.runtime.rootpath import make_dirs, open_in_root
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -68,10 +69,7 @@ class _Copier:
                 fout = os.open(dst_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                                | os.O_CLOEXEC, 0o600, dir_fd=dst_dir)
                 try:
-                    while chunk := os.read(fin, 1 << 20):
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fout, view):]
+                    copy_fd(fin, fout)
                 finally:
                     os.close(fout)
             finally:

@@ -21,6 +21,7 @@ from minidock.errors import (
     RuntimeError_,
     UsageError,
 )
+from minidock.fsutil import remove_tree
 from minidock.runtime.clock import ZERO_TIME, now_iso
 from minidock.runtime.containers import (
     Container,
@@ -387,47 +388,6 @@ def _discard(root: str, bundle: str, name: str | None, cid: str, volumes: list[s
 
         for vol in volumes:
             remove_tree(volumes_dir(root) / vol)
-
-
-def remove_tree(path: StrPath) -> None:
-    """Delete a tree, including read-only dirs (overlay's mode-000 `work/work`,
-    read-only dirs of an image). Never follows symlinks; a missing tree is fine.
-
-    Written on os.scandir rather than shutil, which `run` would import only
-    for this.
-    """
-    path = os.fspath(path)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not os.path.isdir(path) or os.path.islink(path):
-        os.unlink(path)
-        return
-    del st
-    _remove_dir(path)
-
-
-def _remove_dir(path: str) -> None:
-    try:
-        entries = list(os.scandir(path))
-    except PermissionError:
-        os.chmod(path, 0o700)
-        entries = list(os.scandir(path))
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            _remove_dir(entry.path)
-            continue
-        try:
-            os.unlink(entry.path)
-        except PermissionError:
-            os.chmod(path, 0o700)
-            os.unlink(entry.path)
-    try:
-        os.rmdir(path)
-    except PermissionError:
-        os.chmod(os.path.dirname(path), 0o700)
-        os.rmdir(path)
 
 
 # ---- start -----------------------------------------------------------------------

@@ -21,6 +21,8 @@ import errno
 import os
 import stat
 
+from minidock.fsutil import copy_fd, remove_tree
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -95,7 +97,7 @@ def _make_init_tree(top: str) -> None:
         path = os.path.join(top, d)
         if os.path.lexists(path) and not os.path.isdir(path):
             touching(path)
-            _remove(path)
+            remove_tree(path)
         if not os.path.lexists(path):
             touching(path)
             os.mkdir(path, 0o755)
@@ -104,7 +106,7 @@ def _make_init_tree(top: str) -> None:
         path = os.path.join(top, f)
         if os.path.lexists(path) and not (os.path.isfile(path) and not os.path.islink(path)):
             touching(path)
-            _remove(path)
+            remove_tree(path)
         if not os.path.lexists(path):
             touching(path)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
@@ -188,8 +190,6 @@ def _drop_volatile_mark(work: str) -> None:
     died before removing it, the container may be started again all the same."""
     mark = os.path.join(work, "work", "incompat", "volatile")
     if os.path.lexists(mark):
-        from minidock.runtime.lifecycle import remove_tree
-
         remove_tree(os.path.join(work, "work"))
 
 
@@ -207,9 +207,7 @@ def shared_init_tree(parent: str) -> str:
     except OSError:
         if not os.path.isdir(path):
             raise
-        import shutil
-
-        shutil.rmtree(tmp)
+        remove_tree(tmp)
     return path
 
 
@@ -268,15 +266,6 @@ def is_opaque(path: str) -> bool:
     return os.path.lexists(os.path.join(path, _WH_OPQ))
 
 
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
-
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
 class TreeCopier:
     """Copies trees keeping types, modes, owners, times, xattrs and hard links.
 
@@ -311,19 +300,19 @@ class TreeCopier:
                 if name.startswith(_WH):
                     target = os.path.join(dest, name[len(_WH):])
                     if os.path.lexists(target):
-                        _remove(target)
+                        remove_tree(target)
                     continue
                 if is_whiteout(st):
                     if os.path.lexists(d):
-                        _remove(d)
+                        remove_tree(d)
                     continue
             if stat.S_ISDIR(st.st_mode):
                 if os.path.lexists(d) and (os.path.islink(d) or not os.path.isdir(d)):
-                    _remove(d)
+                    remove_tree(d)
                 if os.path.isdir(d):
                     if layer and is_opaque(s):
                         for child in os.listdir(d):
-                            _remove(os.path.join(d, child))
+                            remove_tree(os.path.join(d, child))
                 else:
                     os.mkdir(d, 0o700)
                 if not self._privileged:
@@ -332,7 +321,7 @@ class TreeCopier:
                 self._metadata(s, d, st)
                 continue
             if os.path.lexists(d):
-                _remove(d)
+                remove_tree(d)
             self._copy_entry(s, d, st)
 
     def _copy_entry(self, src: str, dest: str, st: os.stat_result) -> None:
@@ -379,20 +368,7 @@ def _copy_file(src: str, dest: str) -> None:
     try:
         fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            size = os.fstat(fin).st_size
-            offset = 0
-            try:
-                while offset < size:
-                    sent = os.copy_file_range(fin, fout, size - offset)
-                    if sent == 0:
-                        break
-                    offset += sent
-            except OSError:  # another filesystem or no support: plain copy
-                os.lseek(fin, offset, os.SEEK_SET)
-                while chunk := os.read(fin, 1 << 20):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fout, view):]
+            copy_fd(fin, fout)
         finally:
             os.close(fout)
     finally:

@@ -40,10 +40,10 @@ def storage_driver(settings: Settings) -> str:
         pass
     name = OVERLAY if probe_overlay(base) else COPY
     os.makedirs(base, exist_ok=True)
-    tmp = os.path.join(base, f".{CACHE_NAME}.{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(f"{key} {name}\n")
-    os.replace(tmp, cache)
+    from minidock.fsutil import write_atomic
+
+    # not durable: a lost answer only costs one probe more
+    write_atomic(cache, f"{key} {name}\n".encode(), durable=False)
     return name
 
 
@@ -80,7 +80,7 @@ def probe_overlay(base: str) -> bool:
             ok = False
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
-    from minidock.runtime.lifecycle import remove_tree
+    from minidock.fsutil import remove_tree
 
     remove_tree(probe)  # overlay leaves a mode-000 work/work: remove_tree opens it up
     return os.waitstatus_to_exitcode(status) == 0

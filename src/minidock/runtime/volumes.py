@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from minidock.errors import ConflictError, UsageError, VolumeNotFound
+from minidock.fsutil import remove_tree, write_atomic
 from minidock.runtime.clock import now_iso
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -85,10 +85,10 @@ def create_volume(root: Path, name: str | None = None, *, labels: dict[str, str]
         if (path / "_data").is_dir():
             return _load(path), False
     vol = Volume(name, path, now_iso(), dict(labels or {}), anonymous)
-    tmp = path / f".{META}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"CreatedAt": vol.created, "Labels": vol.labels, "Anonymous": anonymous}, f)
-    os.replace(tmp, path / META)
+    meta = json.dumps({"CreatedAt": vol.created, "Labels": vol.labels, "Anonymous": anonymous})
+    # not durable: `run` creates the anonymous volumes of an image, and a lost
+    # volume.json only loses the labels and creation time
+    write_atomic(path / META, meta.encode(), durable=False)
     os.makedirs(vol.mountpoint, 0o755, exist_ok=True)
     return vol, True
 
@@ -123,18 +123,7 @@ def remove_volume(root: Path, name: str, *, force: bool = False) -> None:
     users = volumes_in_use(root).get(name)
     if users and not force:
         raise ConflictError(f"remove {name}: volume is in use - [{', '.join(users)}]")
-    _delete(vol.path)
-
-
-def _delete(path: Path) -> None:
-    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=onerror)
+    remove_tree(vol.path)
 
 
 def prune_volumes(root: Path, *, all_volumes: bool = False) -> tuple[list[str], int]:
@@ -147,7 +136,7 @@ def prune_volumes(root: Path, *, all_volumes: bool = False) -> tuple[list[str], 
         if vol.name in used or not (vol.anonymous or all_volumes):
             continue
         reclaimed += tree_size(vol.mountpoint)
-        _delete(vol.path)
+        remove_tree(vol.path)
         removed.append(vol.name)
     return removed, reclaimed
 
