@@ -144,7 +144,7 @@ def test_names_are_unique_and_generated(md: Minidock) -> None:
 
 def test_inspect_document(md: Minidock) -> None:
     md.ok("run", "--name", "insp", "-e", "A=1", "-w", "/tmp", "busybox", "true")
-    from minidock.runtime.containers import inspect_container
+    from minidock.runtime.inspection import inspect_container
 
     doc = inspect_container(md.settings(), "insp")
     assert doc["Name"] == "/insp" and doc["State"]["Status"] == "exited"

@@ -137,10 +137,11 @@ class SandboxContainer:
 
     def run(self, output: Output) -> int:
         from minidock.runtime import sandbox
+        from minidock.runtime.spec import Stdio
 
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
-            stdio = sandbox.Stdio(stdin=None, stdout=write_fd, stderr=write_fd)
+            stdio = Stdio(stdin=None, stdout=write_fd, stderr=write_fd)
             box = sandbox.start(self._spec(), stdio)
         except BaseException:
             os.close(read_fd)

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from minidock.version import __version__
 from minidock.cli.images import (
     confirm,
     format_rows,
@@ -30,6 +29,7 @@ from minidock.errors import MinidockError, StoreError
 from minidock.oci.model import host_platform
 from minidock.settings import Settings
 from minidock.store import Store
+from minidock.version import __version__
 
 LABEL_WIDTH = 19  # docker version's label column
 
@@ -90,7 +90,8 @@ def _containers(settings: Settings) -> list[Any]:
 
 def _volumes(settings: Settings) -> tuple[list[Any], set[str]]:
     try:
-        from minidock.runtime.volumes import list_volumes, volumes_in_use
+        from minidock.runtime.containers import volumes_in_use
+        from minidock.runtime.volumes import list_volumes
     except ImportError:
         return [], set()
     return list_volumes(settings.root), set(volumes_in_use(settings.root))
@@ -241,7 +242,7 @@ def _prune_containers(settings: Settings) -> list[str]:
 
 def _prune_volumes(settings: Settings) -> int:
     try:
-        from minidock.runtime.volumes import prune_volumes
+        from minidock.runtime.lifecycle import prune_volumes
     except ImportError:
         return 0
     _names, reclaimed = prune_volumes(settings.root)

@@ -321,8 +321,11 @@ def referenced_layers(root: StrPath) -> set[str]:
     return out
 
 
-def inspect_container(settings, ref: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Docker's `inspect` document for the container `ref` (ContainerNotFound if none)."""
-    from minidock.runtime.inspection import container_document
-
-    return container_document(find_container(settings.root, ref))
+def volumes_in_use(root: StrPath) -> dict[str, list[str]]:
+    """Volume name -> IDs of the containers (any state) that mount it."""
+    used: dict[str, list[str]] = {}
+    for c in list_containers(root, refresh=False):
+        for m in c.data.get("Mounts", []):
+            if m.get("Type") == "volume" and m.get("Name"):
+                used.setdefault(m["Name"], []).append(c.id)
+    return used

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minidock.runtime.containers import LOG_FILE, Container
+from minidock.runtime.containers import LOG_FILE, Container, find_container
 from minidock.runtime.rootfs import OVERLAY, unique_layers
 
 
@@ -108,3 +108,8 @@ def container_document(container: Container) -> dict[str, Any]:
             "Networks": {network: {}} if network != "none" else {"none": {}},
         },
     }
+
+
+def inspect_container(settings, ref: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Docker's `inspect` document for the container `ref` (ContainerNotFound if none)."""
+    return container_document(find_container(settings.root, ref))

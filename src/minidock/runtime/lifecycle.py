@@ -466,11 +466,11 @@ def start_attached(container: Container, attach: Attach) -> int:
             log.close()
             raise
         container.mark_running(sb.pid, os.getpid(), _ports_record(listeners))
-    from minidock.runtime.supervisor import Supervisor
+    from minidock.runtime.supervisor import RawTerminal, Supervisor
 
     sup = Supervisor(sb, out_r=out_r, err_r=err_r, log=log, listeners=listeners, attach=True,
                      relay_stdin=attach.stdin and spec.process.tty)
-    with _raw_terminal(spec.process.tty and attach.stdin):
+    with RawTerminal(spec.process.tty and attach.stdin):
         code = sup.run()
     sb.close()
     log.close()
@@ -482,7 +482,7 @@ def _stdio(tty: bool, stdin: int | None, winsize: tuple[int, int] | None
            ) -> tuple[int | None, int | None, Any]:
     """The container's stdio: pipes for stdout and stderr (their read ends are
     returned for the supervisor), or with `tty` a terminal of its own."""
-    from minidock.runtime.sandbox import Stdio
+    from minidock.runtime.spec import Stdio
 
     if tty:
         return None, None, Stdio(stdin, -1, -1, tty=True, winsize=winsize)
@@ -495,28 +495,6 @@ def _close_fds(*fds: int | None) -> None:
     for fd in fds:
         if fd is not None and fd >= 0:
             os.close(fd)
-
-
-class _raw_terminal:
-    """Puts the local terminal in raw mode for `-it`, restoring it afterwards."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and os.isatty(0)
-        self.saved: Any = None
-
-    def __enter__(self) -> None:
-        if self.enabled:
-            import termios
-            import tty
-
-            self.saved = termios.tcgetattr(0)
-            tty.setraw(0, termios.TCSANOW)  # keep what was typed ahead
-
-    def __exit__(self, *exc: object) -> None:
-        if self.saved is not None:
-            import termios
-
-            termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
 
 
 def _start_failed(container: Container, exc: MinidockError) -> None:
@@ -582,11 +560,11 @@ def start_detached(container: Container, *, interactive: bool = False) -> None:
         report = _read_all(status_r)
         os.close(status_r)
     if not report.startswith(b"ok"):
-        from minidock.runtime.sandbox import _error_from
+        from minidock.runtime.procsync import error_from
 
         if not report:
             raise RuntimeError_("the container's supervisor failed to start")
-        raise _error_from(report.decode(errors="replace"))
+        raise error_from(report.decode(errors="replace"))
     import json
 
     container.data = json.loads(report[2:])
@@ -595,7 +573,7 @@ def start_detached(container: Container, *, interactive: bool = False) -> None:
 def _become_supervisor(status_w: int, listeners: list[Any]) -> None:
     """First steps of the detached supervisor's fork: a session of its own, stdio on
     /dev/null, and no fd of the caller but the status pipe and the listeners."""
-    from minidock.runtime.sandbox import close_fds_except, install_stdio
+    from minidock.runtime.procsync import close_fds_except, install_stdio
 
     os.setsid()
     null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
@@ -769,7 +747,8 @@ def remove_container(container: Container, *, force: bool = False, volumes: bool
     anonymous = [m["Name"] for m in container.data.get("Mounts", [])
                  if m.get("Type") == "volume" and m.get("Anonymous")]
     if volumes and anonymous:
-        from minidock.runtime.volumes import volumes_dir, volumes_in_use
+        from minidock.runtime.containers import volumes_in_use
+        from minidock.runtime.volumes import volumes_dir
 
         used = volumes_in_use(root)
         for name in anonymous:
@@ -797,3 +776,33 @@ def prune_containers(root: StrPath) -> list[str]:
 
 def get_container(settings: Settings, ref: str) -> Container:
     return find_container(settings.root, ref)
+
+
+def remove_volume(root: StrPath, name: str, *, force: bool = False) -> None:
+    """Docker's `volume rm`: refuses a volume a container uses unless forced."""
+    from minidock.runtime.containers import volumes_in_use
+    from minidock.runtime.volumes import get_volume
+
+    vol = get_volume(root, name)
+    users = volumes_in_use(root).get(name)
+    if users and not force:
+        raise ConflictError(f"remove {name}: volume is in use - [{', '.join(users)}]")
+    remove_tree(vol.path)
+
+
+def prune_volumes(root: StrPath, *, all_volumes: bool = False) -> tuple[list[str], int]:
+    """Remove unused anonymous volumes (all unused ones with `all_volumes`);
+    returns (names, bytes reclaimed)."""
+    from minidock.runtime.containers import volumes_in_use
+    from minidock.runtime.volumes import list_volumes, tree_size
+
+    used = volumes_in_use(root)
+    removed: list[str] = []
+    reclaimed = 0
+    for vol in list_volumes(root):
+        if vol.name in used or not (vol.anonymous or all_volumes):
+            continue
+        reclaimed += tree_size(vol.mountpoint)
+        remove_tree(vol.path)
+        removed.append(vol.name)
+    return removed, reclaimed

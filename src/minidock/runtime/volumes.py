@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minidock.errors import ConflictError, UsageError, VolumeNotFound
-from minidock.fsutil import remove_tree, write_atomic
+from minidock.errors import UsageError, VolumeNotFound
+from minidock.fsutil import write_atomic
 from minidock.runtime.clock import now_iso
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -104,41 +104,6 @@ def list_volumes(root: Path) -> list[Volume]:
         if NAME_RE.match(name) and (path / "_data").is_dir():
             out.append(_load(path))
     return out
-
-
-def volumes_in_use(root: Path) -> dict[str, list[str]]:
-    """Volume name -> IDs of the containers (any state) that mount it."""
-    from minidock.runtime.containers import list_containers
-
-    used: dict[str, list[str]] = {}
-    for c in list_containers(root, refresh=False):
-        for m in c.data.get("Mounts", []):
-            if m.get("Type") == "volume" and m.get("Name"):
-                used.setdefault(m["Name"], []).append(c.id)
-    return used
-
-
-def remove_volume(root: Path, name: str, *, force: bool = False) -> None:
-    vol = get_volume(root, name)
-    users = volumes_in_use(root).get(name)
-    if users and not force:
-        raise ConflictError(f"remove {name}: volume is in use - [{', '.join(users)}]")
-    remove_tree(vol.path)
-
-
-def prune_volumes(root: Path, *, all_volumes: bool = False) -> tuple[list[str], int]:
-    """Remove unused anonymous volumes (all unused ones with `all_volumes`);
-    returns (names, bytes reclaimed)."""
-    used = volumes_in_use(root)
-    removed: list[str] = []
-    reclaimed = 0
-    for vol in list_volumes(root):
-        if vol.name in used or not (vol.anonymous or all_volumes):
-            continue
-        reclaimed += tree_size(vol.mountpoint)
-        remove_tree(vol.path)
-        removed.append(vol.name)
-    return removed, reclaimed
 
 
 def tree_size(path: Path) -> int:
