@@ -178,7 +178,7 @@ def remove_owned_containers(root: Path, owner: str | None, worker: str | None = 
     """Kill and remove the containers in `root` labelled with `owner` (every one when
     None) and, when given, `worker`; their IDs."""
     from minidock.runtime.containers import list_containers
-    from minidock.runtime.lifecycle import remove_container
+    from minidock.runtime.control import remove_container
 
     removed = []
     for record in list_containers(root):

@@ -96,7 +96,7 @@ class HelpRequested(Exception):
 
 def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[no-untyped-def]
     """Docker's flag syntax -> RunOptions. Raises UsageError (exit 125)."""
-    from minidock.runtime.lifecycle import RunOptions
+    from minidock.runtime.options import RunOptions
 
     values: dict[str, object] = {}
     i = 0
@@ -186,7 +186,8 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
 
 def run_command(settings, args: Sequence[str], command: str = "run") -> int:  # type: ignore[no-untyped-def]
     """Create (and for `run`, start) a container; returns the exit code to use."""
-    from minidock.runtime.lifecycle import Attach, create_container, start_attached, start_detached
+    from minidock.runtime.create import create_container
+    from minidock.runtime.start import Attach, start_attached, start_detached
 
     opts = parse_run_args(args, command)
     try:

@@ -234,7 +234,7 @@ def prune(ctx: click.Context, all_images: bool, force: bool, volumes: bool) -> N
 
 def _prune_containers(settings: Settings) -> list[str]:
     try:
-        from minidock.runtime.lifecycle import prune_containers
+        from minidock.runtime.control import prune_containers
     except ImportError:
         return []
     return prune_containers(settings.root)
@@ -242,7 +242,7 @@ def _prune_containers(settings: Settings) -> list[str]:
 
 def _prune_volumes(settings: Settings) -> int:
     try:
-        from minidock.runtime.lifecycle import prune_volumes
+        from minidock.runtime.control import prune_volumes
     except ImportError:
         return 0
     _names, reclaimed = prune_volumes(settings.root)

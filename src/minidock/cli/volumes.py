@@ -100,7 +100,7 @@ def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None) -> int:
 def rm(ctx: click.Context, names: tuple[str, ...], force: bool) -> int:
     """Remove one or more volumes."""
     from minidock.errors import VolumeNotFound
-    from minidock.runtime.lifecycle import remove_volume
+    from minidock.runtime.control import remove_volume
 
     failed = 0
     for name in names:
@@ -128,7 +128,7 @@ volume_group.add_command(rm, "remove")
 def prune(ctx: click.Context, all_volumes: bool, force: bool) -> None:
     """Remove unused local volumes."""
     from minidock.cli.images import confirm
-    from minidock.runtime.lifecycle import prune_volumes
+    from minidock.runtime.control import prune_volumes
 
     warning = ("WARNING! This will remove all local volumes not used by at least one "
                "container." if all_volumes else "WARNING! This will remove anonymous local "

@@ -7,6 +7,7 @@ bad input fails before anything is created.
 from __future__ import annotations
 
 import os
+import signal
 
 from minidock.errors import UsageError
 from minidock.runtime.record import Record
@@ -14,6 +15,7 @@ from minidock.runtime.record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 _VOLUME_NAME_OK = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 
@@ -202,3 +204,53 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
             order.append(name)
         values[name] = value
     return [f"{name}={values[name]}" for name in order]
+
+
+_RUN_DEFAULTS: dict[str, Any] = {
+    "name": None, "env": list, "env_files": list, "workdir": None, "user": None,
+    "entrypoint": None, "publish": list, "publish_all": False, "volumes": list,
+    "network": "default", "hostname": None, "init": False, "read_only": False,
+    "interactive": False, "tty": False, "rm": False, "detach": False, "stop_signal": None,
+    "stop_timeout": None, "labels": dict,
+}
+
+
+class RunOptions(Record):
+    """The `run`/`create` flags, as given (validated by `create_container`)."""
+
+    __slots__ = ("image", "command", *_RUN_DEFAULTS)
+
+    def __init__(self, image: str, command: list[str] | None = None, **flags: Any):
+        unknown = set(flags) - set(_RUN_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown run options: {', '.join(sorted(unknown))}")
+        self.image = image
+        self.command = list(command or [])
+        for name, default in _RUN_DEFAULTS.items():
+            value = flags.get(name, default)
+            setattr(self, name, value() if value in (list, dict) else value)
+
+
+def network_mode(value: str) -> str:
+    if value in ("default", "bridge", "private", ""):
+        return "private"
+    if value in ("host", "none"):
+        return value
+    raise UsageError(f"network {value} not found", hint="use default, host or none")
+
+
+def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:
+    """`SIGQUIT`, `QUIT`, `quit` or `3` -> 3."""
+    if value is None or value == "":
+        return default
+    text = str(value).strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < signal.NSIG:
+            return number
+    else:
+        name = text if text.startswith("SIG") else "SIG" + text
+        sig = getattr(signal.Signals, name, None) if name.isidentifier() else None
+        if isinstance(sig, signal.Signals):
+            return int(sig)
+    raise UsageError(f"invalid signal: {value}")
