@@ -15,7 +15,7 @@ so if the supervisor dies the helper dies, and when the container's PID 1 dies
 the kernel kills the rest of its PID namespace: nothing outlives minidock.
 What the helper and PID 1 do is in `minidock.runtime.inside`.
 
-Start-up travels back over one close-on-exec pipe as small messages: the
+Start-up travels back over one close-on-exec pipe as small messages (procsync): the
 container's PID from the helper, or `code:message` when something failed
 (mount errors, unknown user, exec errors); end of file on that pipe means the
 container's command was exec'd. A second pipe, the lifeline, goes the other

@@ -16,6 +16,16 @@ from minidock.errors import ConflictError, MinidockError, RuntimeError_
 from minidock.runtime.containers import Container, load_record
 from minidock.runtime.control import reload_record, remove_container, stop_container
 from minidock.runtime.options import PortBinding
+from minidock.runtime.procsync import (
+    MSG_ERROR,
+    MSG_STARTED,
+    close_fds_except,
+    error_from,
+    install_stdio,
+    read_messages,
+    send_large,
+    send_message,
+)
 from minidock.runtime.record import Record
 
 TYPE_CHECKING = False
@@ -37,7 +47,6 @@ def _bindings(container: Container) -> list[PortBinding]:
     return out
 
 
-
 def _listen(container: Container) -> list[Any]:
     """The host side of the container's published ports (none: ports.py stays unloaded)."""
     bindings = _bindings(container)
@@ -48,11 +57,9 @@ def _listen(container: Container) -> list[Any]:
     return bind_ports(bindings)
 
 
-
 def _ports_record(listeners: list[Any]) -> list[dict[str, Any]]:
     return [{"IP": item.host_ip, "PrivatePort": item.container_port,
              "PublicPort": item.host_port, "Type": "tcp"} for item in listeners]
-
 
 
 class Attach(Record):
@@ -64,7 +71,6 @@ class Attach(Record):
     def __init__(self, stdin: bool = False, winsize: tuple[int, int] | None = None):
         self.stdin = stdin
         self.winsize = winsize
-
 
 
 def start_attached(container: Container, attach: Attach) -> int:
@@ -115,7 +121,6 @@ def start_attached(container: Container, attach: Attach) -> int:
     return code
 
 
-
 def _stdio(tty: bool, stdin: int | None, winsize: tuple[int, int] | None
            ) -> tuple[int | None, int | None, Any]:
     """The container's stdio: pipes for stdout and stderr (their read ends are
@@ -129,12 +134,10 @@ def _stdio(tty: bool, stdin: int | None, winsize: tuple[int, int] | None
     return out_r, err_r, Stdio(stdin, out_w, err_w)
 
 
-
 def _close_fds(*fds: int | None) -> None:
     for fd in fds:
         if fd is not None and fd >= 0:
             os.close(fd)
-
 
 
 def _start_failed(container: Container, exc: MinidockError) -> None:
@@ -142,7 +145,6 @@ def _start_failed(container: Container, exc: MinidockError) -> None:
         remove_container(container, force=True, volumes=True)
     else:
         container.mark_exited(exc.exit_code, exc.message)
-
 
 
 def finish(container: Container, code: int) -> None:
@@ -156,7 +158,6 @@ def finish(container: Container, code: int) -> None:
         return  # removed meanwhile (rm -f)
     current.mark_exited(code)
     container.data = current.data
-
 
 
 def start_detached(container: Container, *, interactive: bool = False) -> None:
@@ -199,38 +200,37 @@ def start_detached(container: Container, *, interactive: bool = False) -> None:
         for item in listeners:
             item.sock.close()
         os.waitpid(pid, 0)
-        report = _read_all(status_r)
+        started, error = _read_start_report(status_r)
         os.close(status_r)
-    if not report.startswith(b"ok"):
-        from minidock.runtime.procsync import error_from
-
-        if not report:
-            raise RuntimeError_("the container's supervisor failed to start")
-        raise error_from(report.decode(errors="replace"))
+    if error:
+        raise error_from(error)
+    if started is None:
+        raise RuntimeError_("the container's supervisor failed to start")
     import json
 
-    container.data = json.loads(report[2:])
+    container.data = json.loads(started)
 
+
+def _read_start_report(fd: int) -> tuple[bytes | None, str]:
+    """(the record the detached supervisor sent once the container ran, the first
+    start-up error), read to the end of the status pipe."""
+    started = None
+    error = ""
+    for kind, payload in read_messages(fd):
+        if kind == MSG_STARTED:
+            started = payload
+        elif kind == MSG_ERROR and not error:
+            error = payload.decode(errors="replace")
+    return started, error
 
 
 def _become_supervisor(status_w: int, listeners: list[Any]) -> None:
     """First steps of the detached supervisor's fork: a session of its own, stdio on
     /dev/null, and no fd of the caller but the status pipe and the listeners."""
-    from minidock.runtime.procsync import close_fds_except, install_stdio
-
     os.setsid()
     null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
     install_stdio(null, null, null)
     close_fds_except({status_w, *(item.sock.fileno() for item in listeners)})
-
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while data := os.read(fd, 4096):
-        chunks.append(data)
-    return b"".join(chunks)
-
 
 
 def _detached_supervisor(container: Container, spec: SandboxSpec, listeners: list[Any],
@@ -257,14 +257,14 @@ def _detached_supervisor(container: Container, spec: SandboxSpec, listeners: lis
         try:
             _start_failed(container, exc)
         finally:
-            os.write(status_w, f"{exc.exit_code}:{exc.message}".encode())
+            send_message(status_w, MSG_ERROR, f"{exc.exit_code}:{exc.message}".encode())
         os._exit(0)
     except BaseException as exc:  # noqa: B036 - the caller must hear about it
-        os.write(status_w, f"125:{exc}".encode())
+        send_message(status_w, MSG_ERROR, f"125:{exc}".encode())
         os._exit(0)
     import json
 
-    _write_all(status_w, b"ok" + json.dumps(container.data).encode())
+    send_large(status_w, MSG_STARTED, json.dumps(container.data).encode())
     os.close(status_w)
     code = 137
     try:
@@ -276,14 +276,6 @@ def _detached_supervisor(container: Container, spec: SandboxSpec, listeners: lis
         if stdin_w is not None:
             os.close(stdin_w)
     os._exit(0)
-
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
 
 
 def restart_container(container: Container, timeout: int | None = None) -> None:
