@@ -19,7 +19,10 @@ from minidock.runtime.record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
+
+    from minidock.runtime.options import RunOptions
+    from minidock.runtime.storage import StoreSettings
 
 # long name -> (attribute, kind): kind is "bool", "str" (last wins) or "list"
 FLAGS: dict[str, tuple[str, str]] = {
@@ -94,11 +97,11 @@ class HelpRequested(Exception):
     pass
 
 
-def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[no-untyped-def]
+def parse_run_args(args: Sequence[str], command: str = "run") -> RunOptions:
     """Docker's flag syntax -> RunOptions. Raises UsageError (exit 125)."""
     from minidock.runtime.options import RunOptions
 
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     i = 0
     args = list(args)
 
@@ -129,7 +132,7 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
             value = take_value(flag)
         if kind == "list":
             values.setdefault(attr, [])
-            values[attr].append(value)  # type: ignore[union-attr]
+            values[attr].append(value)
         else:
             values[attr] = value
 
@@ -171,11 +174,10 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
     command_args = args[i + 1:]
     timeout = values.pop("stop_timeout", None)
     labels = {}
-    for item in values.pop("labels", []):  # type: ignore[union-attr]
+    for item in values.pop("labels", []):
         key, _, val = str(item).partition("=")
         labels[key] = val
-    opts = RunOptions(image=image, command=command_args, labels=labels,
-                      **values)  # type: ignore[arg-type]
+    opts = RunOptions(image=image, command=command_args, labels=labels, **values)
     if timeout is not None:
         try:
             opts.stop_timeout = int(str(timeout))
@@ -184,7 +186,7 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
     return opts
 
 
-def run_command(settings, args: Sequence[str], command: str = "run") -> int:  # type: ignore[no-untyped-def]
+def run_command(settings: StoreSettings, args: Sequence[str], command: str = "run") -> int:
     """Create (and for `run`, start) a container; returns the exit code to use."""
     from minidock.runtime.create import create_container
     from minidock.runtime.start import Attach, start_attached, start_detached
@@ -213,7 +215,7 @@ def run_command(settings, args: Sequence[str], command: str = "run") -> int:  # 
         raise
 
 
-def pull_missing(store, reference: str) -> None:  # type: ignore[no-untyped-def]
+def pull_missing(store: Any, reference: str) -> None:
     """What Docker's `run` and `create` do with an image that is not here: say so and
     pull it, with the pull's progress, all on stderr (stdout is the container's)."""
     from minidock.cli.registry import ProgressView

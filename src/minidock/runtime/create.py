@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
-    from minidock.settings import Settings
+    from minidock.runtime.storage import StoreSettings
 
     PullMissing = Callable[[Any, str], object]
 
@@ -66,7 +66,7 @@ def _read_text(path: str) -> str:
         return ""
 
 
-def create_container(settings: Settings, opts: RunOptions, *,
+def create_container(settings: StoreSettings, opts: RunOptions, *,
                      host_env: Mapping[str, str] | None = None,
                      store: Any = None, pull: PullMissing | None = None) -> Container:
     """Make a container (state "created") from an image and run flags.

@@ -434,7 +434,7 @@ def become_command(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket | None,
         name = spec.process.args[0]
         if exc.errno == 2:
             raise _StartFailure(f'exec: "{name}": no such file or directory', 127) from None
-        raise _StartFailure(f'exec: "{name}": {exc.strerror.lower()}', 126) from None
+        raise _StartFailure(f'exec: "{name}": {(exc.strerror or str(exc)).lower()}', 126) from None
 
 
 def reset_signals() -> None:
@@ -460,7 +460,8 @@ def find_executable(name: str, path_env: str) -> str:
         try:
             st = os.stat(name)
         except OSError as exc:
-            raise _StartFailure(f'exec: "{name}": stat {name}: {exc.strerror.lower()}',
+            raise _StartFailure(f'exec: "{name}": stat {name}: '
+                                f'{(exc.strerror or str(exc)).lower()}',
                                 127 if exc.errno == 2 else 126) from None
         if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
             raise _StartFailure(f'exec: "{name}": permission denied', 126)

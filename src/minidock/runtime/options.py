@@ -1,4 +1,5 @@
-"""Parsing of the values of `run` flags: -p, -v, -e, --env-file.
+"""The `run` flags (RunOptions) and the parsing of their values: -p, -v, -e,
+--env-file, --network, --stop-signal.
 
 Pure functions that raise UsageError (exit 125) with Docker's kind of wording, so
 bad input fails before anything is created.
@@ -15,7 +16,6 @@ from minidock.runtime.record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
 
 _VOLUME_NAME_OK = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 
@@ -206,29 +206,46 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
     return [f"{name}={values[name]}" for name in order]
 
 
-_RUN_DEFAULTS: dict[str, Any] = {
-    "name": None, "env": list, "env_files": list, "workdir": None, "user": None,
-    "entrypoint": None, "publish": list, "publish_all": False, "volumes": list,
-    "network": "default", "hostname": None, "init": False, "read_only": False,
-    "interactive": False, "tty": False, "rm": False, "detach": False, "stop_signal": None,
-    "stop_timeout": None, "labels": dict,
-}
-
-
 class RunOptions(Record):
     """The `run`/`create` flags, as given (validated by `create_container`)."""
 
-    __slots__ = ("image", "command", *_RUN_DEFAULTS)
+    __slots__ = ("image", "command", "name", "env", "env_files", "workdir", "user",
+                 "entrypoint", "publish", "publish_all", "volumes", "network", "hostname",
+                 "init", "read_only", "interactive", "tty", "rm", "detach", "stop_signal",
+                 "stop_timeout", "labels")
 
-    def __init__(self, image: str, command: list[str] | None = None, **flags: Any):
-        unknown = set(flags) - set(_RUN_DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown run options: {', '.join(sorted(unknown))}")
+    def __init__(self, image: str, command: list[str] | None = None, *,
+                 name: str | None = None, env: list[str] | None = None,
+                 env_files: list[str] | None = None, workdir: str | None = None,
+                 user: str | None = None, entrypoint: str | None = None,
+                 publish: list[str] | None = None, publish_all: bool = False,
+                 volumes: list[str] | None = None, network: str = "default",
+                 hostname: str | None = None, init: bool = False, read_only: bool = False,
+                 interactive: bool = False, tty: bool = False, rm: bool = False,
+                 detach: bool = False, stop_signal: str | None = None,
+                 stop_timeout: int | None = None, labels: dict[str, str] | None = None):
         self.image = image
         self.command = list(command or [])
-        for name, default in _RUN_DEFAULTS.items():
-            value = flags.get(name, default)
-            setattr(self, name, value() if value in (list, dict) else value)
+        self.name = name
+        self.env = list(env or [])
+        self.env_files = list(env_files or [])
+        self.workdir = workdir
+        self.user = user
+        self.entrypoint = entrypoint
+        self.publish = list(publish or [])
+        self.publish_all = publish_all
+        self.volumes = list(volumes or [])
+        self.network = network
+        self.hostname = hostname
+        self.init = init
+        self.read_only = read_only
+        self.interactive = interactive
+        self.tty = tty
+        self.rm = rm
+        self.detach = detach
+        self.stop_signal = stop_signal
+        self.stop_timeout = stop_timeout
+        self.labels = dict(labels or {})
 
 
 def network_mode(value: str) -> str:

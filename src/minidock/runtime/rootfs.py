@@ -25,7 +25,9 @@ from minidock.fsutil import copy_fd, remove_tree
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    MountFn = Callable[..., None]  # libc.mount(source, target, fstype, flags, data=None)
 
 OVERLAY = "overlay"
 COPY = "copy"
@@ -153,7 +155,7 @@ class OverlayDriver:
         count = len(os.listdir(os.path.join(bundle, "lower")))
         return ["init", *(f"lower/{n}" for n in range(count - 1, -1, -1))]
 
-    def mount(self, bundle: str, mount_fn, *, rootless: bool,  # type: ignore[no-untyped-def]
+    def mount(self, bundle: str, mount_fn: MountFn, *, rootless: bool,
               volatile: bool = False) -> str:
         """Mount the overlay (inside a private mount namespace); returns its path.
 
@@ -227,7 +229,7 @@ class CopyDriver:
             copier.apply_layer(layer, rootfs)
         _make_init_tree(rootfs)
 
-    def mount(self, bundle: str, mount_fn, *, rootless: bool,  # type: ignore[no-untyped-def]
+    def mount(self, bundle: str, mount_fn: MountFn, *, rootless: bool,
               volatile: bool = False) -> str:
         """Bind the rootfs on itself: pivot_root needs a mount point (`volatile`
         is for the overlay driver's sake: nothing here is ever synced)."""

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 def _bindings(container: Container) -> list[PortBinding]:
-    out = []
+    out: list[PortBinding] = []
     if container.spec.network != "private":
         return out
     for key, entries in (container.data["HostConfig"].get("PortBindings") or {}).items():

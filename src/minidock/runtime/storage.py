@@ -14,12 +14,21 @@ from minidock.runtime.rootfs import COPY, DRIVERS, OVERLAY, overlay_options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from minidock.settings import Settings
+    from typing import Protocol
+
+    class StoreSettings(Protocol):
+        """What the runtime reads of the settings (Settings, or `run`'s lighter RunSettings)."""
+
+        @property
+        def root(self) -> str | os.PathLike[str]: ...
+
+        @property
+        def storage_driver(self) -> str | None: ...
 
 CACHE_NAME = ".driver"
 
 
-def storage_driver(settings: Settings) -> str:
+def storage_driver(settings: StoreSettings) -> str:
     """The driver name ("overlay" or "copy") for new containers of this store."""
     if settings.storage_driver:
         if settings.storage_driver not in DRIVERS:

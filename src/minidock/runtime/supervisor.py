@@ -101,6 +101,7 @@ class Supervisor:
         if listeners:
             from minidock.runtime.ports import Forwarder
 
+            assert sandbox.ctrl is not None  # started with sockets=True: there are listeners
             self.forwarder = Forwarder(self.reactor, listeners, sandbox.tcp_socket,
                                        sandbox.request_socket, sandbox.ctrl.fileno(),
                                        sandbox.receive_socket)

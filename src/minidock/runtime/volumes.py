@@ -43,7 +43,7 @@ class Volume:
                 "Scope": "local"}
 
 
-def volumes_dir(root: str | Path) -> Path:
+def volumes_dir(root: str | os.PathLike[str]) -> Path:
     return Path(root) / "volumes"
 
 
@@ -57,15 +57,15 @@ def _load(path: Path) -> Volume:
                   bool(meta.get("Anonymous")))
 
 
-def get_volume(root: Path, name: str) -> Volume:
+def get_volume(root: str | os.PathLike[str], name: str) -> Volume:
     path = volumes_dir(root) / name
     if not NAME_RE.match(name) or not (path / "_data").is_dir():
         raise VolumeNotFound(name)
     return _load(path)
 
 
-def create_volume(root: Path, name: str | None = None, *, labels: dict[str, str] | None = None,
-                  ) -> tuple[Volume, bool]:
+def create_volume(root: str | os.PathLike[str], name: str | None = None, *,
+                  labels: dict[str, str] | None = None) -> tuple[Volume, bool]:
     """Create a volume (random name when None); returns (volume, created_now).
 
     Creating an existing name returns it unchanged, as Docker does.
@@ -93,7 +93,7 @@ def create_volume(root: Path, name: str | None = None, *, labels: dict[str, str]
     return vol, True
 
 
-def list_volumes(root: Path) -> list[Volume]:
+def list_volumes(root: str | os.PathLike[str]) -> list[Volume]:
     try:
         names = sorted(os.listdir(volumes_dir(root)))
     except FileNotFoundError:
