@@ -53,6 +53,7 @@ from minidock.dockerfile.mounts import Mount
 from minidock.errors import BuildError, MinidockError, UsageError
 from minidock.layer.entry import Entry, EntryKind
 from minidock.reference import Reference, parse
+from minidock.runtime.rootfs import unique_layers
 from minidock.store import Image, Store
 
 DEFAULT_RUN_NETWORK = "host"
@@ -493,7 +494,7 @@ class _Build:
         if network == "default":
             network = self.options.network or DEFAULT_RUN_NETWORK
         request = RunRequest(argv=list(effect.argv), env=list(effect.env), cwd=effect.workdir,
-                             user=effect.user, layers=_distinct_layers(self.layer_dirs(parent)),
+                             user=effect.user, layers=unique_layers(self.layer_dirs(parent)),
                              network=network,
                              mounts=mounts, scratch_paths=scratch_paths)
         container = self.executor.create(request)
@@ -510,22 +511,6 @@ class _Build:
             container.remove()
         self.progress(ev.ContainerRemoved(short))
         return self._commit(parent, config, step.created_by(), layer, key, author)
-
-
-def _distinct_layers(layers: list[Path]) -> list[Path]:
-    """Each layer dir once, at its topmost position.
-
-    overlayfs refuses a lower dir given twice (ELOOP), which happens when two
-    steps produced the same (often empty) layer. Dropping the lower copy does
-    not change the merged tree: the upper copy applies the same content later.
-    """
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for layer in reversed(layers):
-        if layer not in seen:
-            seen.add(layer)
-            out.append(layer)
-    return list(reversed(out))
 
 
 def _has_triggers(image: StepImage) -> bool:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from minidock.errors import BuildError
 from minidock.layer.entry import OPAQUE_MARKER, WHITEOUT_PREFIX
+from minidock.runtime.rootfs import is_opaque
 
-_OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 MAX_SYMLINK_HOPS = 40
 
 
@@ -51,18 +51,6 @@ class ImageFS:
         parent, name = posixpath.split(rel)
         return os.path.lexists(layer / parent / (WHITEOUT_PREFIX + name))
 
-    def _is_opaque(self, layer: Path, rel: str) -> bool:
-        host = layer / rel
-        if os.path.lexists(host / OPAQUE_MARKER):
-            return True
-        for name in _OPAQUE_XATTRS:
-            try:
-                if os.getxattr(host, name, follow_symlinks=False) == b"y":
-                    return True
-            except OSError:
-                continue
-        return False
-
     def lstat(self, path: str) -> tuple[Path, os.stat_result] | None:
         """The top-most visible (host path, lstat) of an image path; no symlink following."""
         return self._visible(path)[0]
@@ -77,7 +65,7 @@ class ImageFS:
             contributing = []
             for layer in self._top_first:
                 contributing.append(layer)
-                if self._is_opaque(layer, ""):
+                if is_opaque(str(layer)):
                     break
             return (top, os.lstat(top)), contributing
         candidates = list(self._top_first)
@@ -103,7 +91,7 @@ class ImageFS:
                         visible.append(layer)
                     break
                 visible.append(layer)
-                if self._is_opaque(layer, rel):
+                if is_opaque(str(layer / rel)):
                     break
             if found is None:
                 return None, []

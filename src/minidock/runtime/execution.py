@@ -26,10 +26,9 @@ from minidock.runtime.procsync import (
     close_fds_except,
     exit_code,
     install_stdio,
-    kill_and_reap,
     send_message,
 )
-from minidock.runtime.sandbox import Sandbox, receive_pty, wait_started
+from minidock.runtime.sandbox import Sandbox, await_start
 from minidock.runtime.spec import ProcessSpec, Stdio
 
 NAMESPACES = (("ipc", libc.CLONE_NEWIPC), ("uts", libc.CLONE_NEWUTS),
@@ -134,18 +133,7 @@ def start_exec(container: Container, args: list[str], *, env: list[str], user: s
     os.close(life_r)
     if theirs is not None:
         theirs.close()
-    try:
-        child_pid = wait_started(report_r, pid, None, life_w, "exec failed")
-        pty_master = receive_pty(ours) if tty else None
-    except BaseException:
-        os.close(life_w)
-        if ours is not None:
-            ours.close()
-        kill_and_reap(pid)
-        raise
-    finally:
-        os.close(report_r)
-    return Sandbox(pid, child_pid, ours, pty_master, life_w)
+    return await_start(pid, report_r, life_w, ours, None, tty, "exec failed")
 
 
 def _wait_exec(child: int, life_r: int) -> int:

@@ -92,15 +92,6 @@ def error_from(text: str, action: str = "failed to start container") -> Exceptio
     return RuntimeError_(message, exit_code=code)
 
 
-def first_error(fd: int) -> str:
-    """The first MSG_ERROR payload on `fd` (read to its end), or ""."""
-    error = ""
-    for kind, payload in read_messages(fd):
-        if kind == MSG_ERROR and not error:
-            error = payload.decode(errors="replace")
-    return error
-
-
 def child_main(report_w: int, body: Callable[[], int | None], *, ok: int = 125,
                failed: int = 125) -> NoReturn:
     """What a forked child runs: `body()`, whose int result (else `ok`) is the exit

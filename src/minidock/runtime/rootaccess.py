@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from minidock.runtime import libc
 from minidock.runtime.containers import Container
-from minidock.runtime.idmap import map_own_ids, plan_idmap
+from minidock.runtime.idmap import IdMap, map_own_ids, plan_idmap
 from minidock.runtime.inside import bind
 from minidock.runtime.procsync import (
     MSG_ERROR,
@@ -25,7 +25,6 @@ from minidock.runtime.procsync import (
     MSG_MAP_IDS,
     child_main,
     error_from,
-    first_error,
     read_messages,
 )
 from minidock.runtime.rootfs import get_driver
@@ -81,13 +80,7 @@ def in_container_mount_ns(container: Container, work: Callable[[str], None]) -> 
     for fd in fds:
         os.close(fd)
     os.close(err_w)
-    try:
-        error = first_error(err_r)
-    finally:
-        os.close(err_r)
-        os.waitpid(pid, 0)
-    if error:
-        raise error_from(error)
+    _await_child(pid, err_r)
 
 
 def _in_private_mount(container: Container, work: Callable[[str], None], *,
@@ -129,17 +122,25 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
         child_main(err_w, mounted, ok=0, failed=1)
     os.close(go_r)
     os.close(err_w)
+    _await_child(pid, err_r, idmap, go_w)
+
+
+def _await_child(pid: int, err_r: int, idmap: IdMap | None = None, go_w: int | None = None
+                 ) -> None:
+    """Serve the child's messages to their end (mapping its user namespace's ids when
+    it asks), reap it, and raise the error it reported."""
     error = ""
     try:
         for kind, payload in read_messages(err_r):
-            if kind == MSG_MAP_IDS and idmap is not None:
+            if kind == MSG_MAP_IDS and idmap is not None and go_w is not None:
                 idmap.apply(pid)
                 os.write(go_w, MSG_GO)
             elif kind == MSG_ERROR and not error:
                 error = payload.decode(errors="replace")
     finally:
         os.close(err_r)
-        os.close(go_w)
+        if go_w is not None:
+            os.close(go_w)
         os.waitpid(pid, 0)
     if error:
         raise error_from(error)

@@ -26,8 +26,10 @@ from minidock.fsutil import copy_fd, remove_tree
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from typing import TypeVar
 
     MountFn = Callable[..., None]  # libc.mount(source, target, fstype, flags, data=None)
+    LayerT = TypeVar("LayerT", bound="str | os.PathLike[str]")  # a layer dir
 
 OVERLAY = "overlay"
 COPY = "copy"
@@ -59,7 +61,7 @@ def overlay_options(lowers: Sequence[str], upper: str, work: str, *, rootless: b
     return ",".join(opts)
 
 
-def unique_layers(layers: Sequence[str]) -> list[str]:
+def unique_layers(layers: Sequence[LayerT]) -> list[LayerT]:
     """Layer dirs (bottom first) with each one kept once, at its topmost place.
 
     An image can list the same layer twice (two build steps that both made an
@@ -67,8 +69,8 @@ def unique_layers(layers: Sequence[str]) -> list[str]:
     of symbolic links"). Dropping the lower copies changes nothing: whatever
     a lower copy adds, removes or hides, its upper copy does again, above it.
     """
-    seen: set[str] = set()
-    out: list[str] = []
+    seen: set[LayerT] = set()
+    out: list[LayerT] = []
     for layer in reversed(layers):
         if layer not in seen:
             seen.add(layer)
@@ -335,7 +337,8 @@ class TreeCopier:
                 return
             self._links[(st.st_dev, st.st_ino)] = dest
         if stat.S_ISREG(mode):
-            _copy_file(src, dest)
+            if not copy_regular_file(src, dest):
+                return  # replaced meanwhile: layers are read-only, so never seen
         elif stat.S_ISLNK(mode):
             os.symlink(os.readlink(src), dest)
         elif stat.S_ISFIFO(mode):
@@ -365,13 +368,22 @@ class TreeCopier:
         os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
-def _copy_file(src: str, dest: str) -> None:
-    fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+def copy_regular_file(src: str, dest: str, *, src_dir: int | None = None,
+                      dst_dir: int | None = None) -> bool:
+    """Copy the content of the regular file `src` into a new file `dest` (mode
+    0600: the caller sets the metadata), following no symlink. False, with
+    nothing made, when `src` is no regular file (any more)."""
+    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                  dir_fd=src_dir)
     try:
-        fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        if not stat.S_ISREG(os.fstat(fin).st_mode):
+            return False
+        fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       0o600, dir_fd=dst_dir)
         try:
             copy_fd(fin, fout)
         finally:
             os.close(fout)
     finally:
         os.close(fin)
+    return True

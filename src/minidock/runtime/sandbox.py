@@ -149,18 +149,27 @@ def start(spec: SandboxSpec, stdio: Stdio, *, sockets: bool = False) -> Sandbox:
     os.close(life_r)
     if theirs is not None:
         theirs.close()
+    return await_start(pid, report_r, life_w, ours, idmap, stdio.tty)
+
+
+def await_start(helper_pid: int, report_r: int, life_w: int, ctrl: socket.socket | None,
+                idmap: IdMap | None, tty: bool, action: str = "failed to start container"
+                ) -> Sandbox:
+    """The parent's side once the helper is forked (and the child's pipe ends are
+    closed here): follow start-up, take the pty master, return the handle. On a
+    failure the helper is killed and reaped, so nothing is left running."""
     try:
-        ctr_pid = wait_started(report_r, pid, idmap, life_w)
-        pty_master = receive_pty(ours) if stdio.tty else None
+        pid = wait_started(report_r, helper_pid, idmap, life_w, action)
+        pty_master = receive_pty(ctrl) if tty else None
     except BaseException:
         os.close(life_w)
-        if ours is not None:
-            ours.close()
-        kill_and_reap(pid)
+        if ctrl is not None:
+            ctrl.close()
+        kill_and_reap(helper_pid)
         raise
     finally:
         os.close(report_r)
-    return Sandbox(pid, ctr_pid, ours, pty_master, life_w)
+    return Sandbox(helper_pid, pid, ctrl, pty_master, life_w)
 
 
 def wait_started(fd: int, helper_pid: int, idmap: IdMap | None, lifeline: int,
