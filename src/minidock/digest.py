@@ -81,7 +81,7 @@ class VerifyingReader:
             self._finish()
         return data
 
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buf: bytearray | memoryview) -> int:
         data = self.read(len(buf))
         buf[: len(data)] = data
         return len(data)

@@ -1,8 +1,8 @@
 """Filesystem primitives every layer uses: the one tree remover, the one atomic
 writer, the one file-descriptor copy and the one sorted tree walk.
 
-Standard library only (os, fcntl, stat, secrets), so `run`'s start-up can use
-it. Nothing here follows a symlink it is not asked to follow: trees are removed
+Only modules `run` loads anyway (os, errno, fcntl, stat), so its start-up can
+use it. Nothing here follows a symlink it is not asked to follow: trees are removed
 through directory descriptors opened with O_NOFOLLOW, so a link swapped in
 while we work cannot redirect a removal outside the tree.
 """
@@ -13,10 +13,12 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import stat
-from collections.abc import Callable, Iterator
-from typing import BinaryIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import BinaryIO
 
 StrPath = str | os.PathLike[str]
 
@@ -30,12 +32,19 @@ COPY_CHUNK = 1 << 20
 def _open_subdir(name: str, dir_fd: int) -> int:
     """Open a subdirectory without following links; a mode-000 one (overlay's
     `work/work`, an image's read-only dirs seen by an unprivileged owner) is
-    made searchable first."""
+    made searchable first, through an O_PATH descriptor (Linux cannot chmod
+    without following a link)."""
     try:
         return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
     except PermissionError:
-        os.chmod(name, 0o700, dir_fd=dir_fd, follow_symlinks=False)
-        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+        pass
+    path_fd = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      dir_fd=dir_fd)
+    try:
+        os.chmod(f"/proc/self/fd/{path_fd}", 0o700)
+        return os.open(".", DIR_FLAGS, dir_fd=path_fd)
+    finally:
+        os.close(path_fd)
 
 
 def _remove_entry(remove: Callable[..., None], name: str, dir_fd: int) -> None:
@@ -104,7 +113,7 @@ def remove_tree_at(parent_fd: int, name: str) -> None:
             _remove_entry(os.rmdir, sub, current)
     finally:
         os.close(current)
-    os.rmdir(name, dir_fd=parent_fd)
+    _remove_entry(os.rmdir, name, parent_fd)
 
 
 def remove_tree(path: StrPath) -> bool:
@@ -137,7 +146,7 @@ def create_locked_temp(directory: StrPath, prefix: str, mode: int = 0o644) -> tu
     """
     directory = os.fspath(directory)
     while True:
-        path = os.path.join(directory, f"{prefix}-{os.getpid()}-{secrets.token_hex(8)}")
+        path = os.path.join(directory, f"{prefix}-{os.getpid()}-{os.urandom(8).hex()}")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         fcntl.flock(fd, fcntl.LOCK_EX)
         if os.fstat(fd).st_nlink > 0:
@@ -173,8 +182,10 @@ def atomic_file(path: StrPath, *, tmp_dir: StrPath | None = None, mode: int = 0o
                 os.fsync(fd)
         os.rename(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     finally:
         os.close(fd)

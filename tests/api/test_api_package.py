@@ -25,7 +25,8 @@ def test_importing_minidock_imports_no_api_runtime_or_builder():
 
 
 def test_the_run_command_path_does_not_import_the_api():
-    modules = _imported_after("import minidock.cli.run, minidock.runtime.lifecycle")
+    modules = _imported_after(
+        "import minidock.cli.run, minidock.runtime.create, minidock.runtime.start")
     assert "minidock.api" not in modules
     assert "minidock.pytest_plugin" not in modules
 

@@ -144,7 +144,7 @@ def test_names_are_unique_and_generated(md: Minidock) -> None:
 
 def test_inspect_document(md: Minidock) -> None:
     md.ok("run", "--name", "insp", "-e", "A=1", "-w", "/tmp", "busybox", "true")
-    from minidock.runtime.containers import inspect_container
+    from minidock.runtime.inspection import inspect_container
 
     doc = inspect_container(md.settings(), "insp")
     assert doc["Name"] == "/insp" and doc["State"]["Status"] == "exited"
@@ -329,20 +329,20 @@ def test_container_prune(md: Minidock) -> None:
 
 def test_many_containers_leave_nothing_behind(md: Minidock) -> None:
     """200 containers created, run and removed (a third of them running, with rm -f)."""
-    from minidock.runtime import lifecycle
+    from minidock.runtime import control, create, options, start
 
     settings = md.settings()
     for i in range(200):
-        opts = lifecycle.RunOptions(image="busybox", command=["sleep", "1000"] if i % 3 == 0
+        opts = options.RunOptions(image="busybox", command=["sleep", "1000"] if i % 3 == 0
                                     else ["true"], rm=i % 3 == 1)
-        c = lifecycle.create_container(settings, opts)
+        c = create.create_container(settings, opts)
         if i % 3 == 0:
-            lifecycle.start_detached(c)
-            lifecycle.remove_container(lifecycle.get_container(settings, c.id), force=True)
+            start.start_detached(c)
+            control.remove_container(control.get_container(settings, c.id), force=True)
         else:
-            assert lifecycle.start_attached(c, lifecycle.Attach()) == 0
+            assert start.start_attached(c, start.Attach()) == 0
             if i % 3 == 2:
-                lifecycle.remove_container(lifecycle.get_container(settings, c.id))
+                control.remove_container(control.get_container(settings, c.id))
     assert container_ids(md.root) == []
     assert [n for n in os.listdir(md.root / "containers") if n.startswith(".rm-")] == []
     assert os.listdir(md.root / "containers" / ".names") == []

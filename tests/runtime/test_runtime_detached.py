@@ -13,7 +13,7 @@ import sys
 
 from runtime_helpers import REPO, Minidock, wait_for
 
-from minidock.runtime import lifecycle
+from minidock.runtime import control, create, options, start
 from minidock.runtime.containers import find_container
 from minidock.runtime.execution import start_exec
 
@@ -53,13 +53,13 @@ def test_run_detached_keeps_no_fd_of_the_caller(md: Minidock) -> None:
 def test_start_detached_in_a_library_caller(md: Minidock) -> None:
     """The Python API's way in: the caller's own fds (a pipe here, pytest's captured
     output too) stay the caller's, and its Container shows the started container."""
-    opts = lifecycle.RunOptions(image="busybox", command=["sleep", "1000"], name="libstart",
+    opts = options.RunOptions(image="busybox", command=["sleep", "1000"], name="libstart",
                                 publish=["127.0.0.1::8000"])
-    container = lifecycle.create_container(md.settings(), opts)
+    container = create.create_container(md.settings(), opts)
     assert container.status == "created" and container.data["Ports"] == []
     read_fd, write_fd = os.pipe()  # close-on-exec, as Python makes every fd
     try:
-        lifecycle.start_detached(container)
+        start.start_detached(container)
         os.close(write_fd)
         write_fd = -1
         assert _at_end_of_file(read_fd)
@@ -73,7 +73,7 @@ def test_start_detached_in_a_library_caller(md: Minidock) -> None:
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
-        lifecycle.remove_container(container, force=True)
+        control.remove_container(container, force=True)
 
 
 def test_the_supervisor_code_is_loaded_before_the_fork(md: Minidock) -> None:
@@ -81,11 +81,11 @@ def test_the_supervisor_code_is_loaded_before_the_fork(md: Minidock) -> None:
     its own process, rather than in every supervisor it forks."""
     script = (
         "import sys\n"
-        "from minidock.runtime import lifecycle\n"
+        "from minidock.runtime import create, options, start\n"
         "from minidock.settings import Settings\n"
         f"settings = Settings.from_env({{}}, root={str(md.root)!r})\n"
-        "opts = lifecycle.RunOptions(image='busybox', command=['true'], rm=True)\n"
-        "lifecycle.start_detached(lifecycle.create_container(settings, opts))\n"
+        "opts = options.RunOptions(image='busybox', command=['true'], rm=True)\n"
+        "start.start_detached(create.create_container(settings, opts))\n"
         "wanted = ('minidock.runtime.supervisor', 'minidock.runtime.sandbox',\n"
         "          'minidock.runtime.inside')\n"
         "print(' '.join(name for name in wanted if name not in sys.modules) or 'all loaded')\n"

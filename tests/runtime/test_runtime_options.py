@@ -10,13 +10,14 @@ from minidock.cli.containers import command_text
 from minidock.cli.run import HelpRequested, parse_run_args, run_settings
 from minidock.errors import RuntimeError_, UsageError
 from minidock.runtime.clock import now_iso, parse_iso
-from minidock.runtime.lifecycle import network_mode, parse_signal
 from minidock.runtime.options import (
     MountSpec,
     PortBinding,
     merge_env,
+    network_mode,
     parse_env,
     parse_publish,
+    parse_signal,
     parse_volume,
     read_env_file,
 )

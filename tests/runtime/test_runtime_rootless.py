@@ -56,7 +56,7 @@ def user_dir() -> Iterator[Path]:
     """A scratch dir the test user can reach (pytest's own are private to root)."""
     path = Path(tempfile.mkdtemp(prefix="minidock-rootless-"))
     yield path
-    from minidock.runtime.lifecycle import remove_tree
+    from minidock.fsutil import remove_tree
 
     remove_tree(path)
 

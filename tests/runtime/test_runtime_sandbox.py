@@ -21,7 +21,7 @@ from minidock.errors import CommandNotFound, CommandNotInvokable, RuntimeError_
 from minidock.runtime import inside, sandbox
 from minidock.runtime.containers import process_start_time
 from minidock.runtime.rootfs import get_driver
-from minidock.runtime.spec import BindMount, ProcessSpec, SandboxSpec
+from minidock.runtime.spec import BindMount, ProcessSpec, SandboxSpec, Stdio
 
 ROOTLESS = os.geteuid() != 0
 
@@ -65,7 +65,7 @@ class Box:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
-            box = sandbox.start(spec, sandbox.Stdio(stdin, out_w, err_w))
+            box = sandbox.start(spec, Stdio(stdin, out_w, err_w))
         finally:
             os.close(out_w)
             os.close(err_w)
@@ -222,7 +222,7 @@ def test_hostile_mount_target_stays_inside_the_root(box: Box, tmp_path: Path) ->
 def test_init_reaps_and_forwards_signals(box: Box) -> None:
     spec = box.spec(["sh", "-c", "sleep 1000 & sleep 1000 & echo started; wait"], init=True)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    box_ = sandbox.start(spec, sandbox.Stdio(None, out_w, out_w))
+    box_ = sandbox.start(spec, Stdio(None, out_w, out_w))
     os.close(out_w)
     assert os.read(out_r, 100) == b"started\n"
     start = time.monotonic()
@@ -235,7 +235,7 @@ def test_init_reaps_and_forwards_signals(box: Box) -> None:
 
 def test_pid1_without_handler_ignores_sigterm_but_not_sigkill(box: Box) -> None:
     spec = box.spec(["sleep", "1000"])
-    started = sandbox.start(spec, sandbox.Stdio(None, 1, 2))
+    started = sandbox.start(spec, Stdio(None, 1, 2))
     os.kill(started.pid, signal.SIGTERM)
     pidfd = os.pidfd_open(started.helper_pid)
     assert select.select([pidfd], [], [], 0.3)[0] == []  # still running, as in Docker
@@ -247,7 +247,7 @@ def test_pid1_without_handler_ignores_sigterm_but_not_sigkill(box: Box) -> None:
 
 def test_tty_gets_a_pty_of_its_own(box: Box) -> None:
     spec = box.spec(["sh", "-c", "tty; stty size; echo $TERM"], tty=True)
-    started = sandbox.start(spec, sandbox.Stdio(None, -1, -1, tty=True, winsize=(33, 101)))
+    started = sandbox.start(spec, Stdio(None, -1, -1, tty=True, winsize=(33, 101)))
     assert started.pty_master is not None
     data = b""
     while True:
@@ -267,7 +267,7 @@ def test_tty_gets_a_pty_of_its_own(box: Box) -> None:
 def test_loopback_is_up_and_sockets_come_from_the_container_netns(box: Box) -> None:
     spec = box.spec(["sh", "-c", "echo ready; nc -l -p 7000 -e echo inside"])
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    started = sandbox.start(spec, sandbox.Stdio(None, out_w, out_w), sockets=True)
+    started = sandbox.start(spec, Stdio(None, out_w, out_w), sockets=True)
     os.close(out_w)
     assert os.read(out_r, 100) == b"ready\n"
     sock = started.tcp_socket()
@@ -296,7 +296,7 @@ def test_no_mount_or_process_outlives_the_container(box: Box) -> None:
 
 def test_helper_death_kills_the_container(box: Box) -> None:
     spec = box.spec(["sleep", "1000"])
-    started = sandbox.start(spec, sandbox.Stdio(None, 1, 2))
+    started = sandbox.start(spec, Stdio(None, 1, 2))
     os.kill(started.helper_pid, signal.SIGKILL)
     os.waitpid(started.helper_pid, 0)
     deadline = time.monotonic() + 5

@@ -174,7 +174,8 @@ class Client:
         and returns RunResult(exit_code, output) (`remove=True` deletes it then).
         A container that cannot start is removed before the error is raised.
         """
-        from minidock.runtime.lifecycle import RunOptions, create_container
+        from minidock.runtime.create import create_container
+        from minidock.runtime.options import RunOptions
 
         reference = _image_reference(image)
         detach = arguments.flag(detach, "detach")
@@ -232,7 +233,8 @@ def _image_reference(image: object) -> str:
 
 def _start(record: Any) -> None:
     """Start a created container; remove it if it cannot start (or we are interrupted)."""
-    from minidock.runtime.lifecycle import remove_container, start_detached
+    from minidock.runtime.control import remove_container
+    from minidock.runtime.start import start_detached
 
     try:
         start_detached(record)

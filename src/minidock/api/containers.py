@@ -253,7 +253,7 @@ class Container:
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> Container:
         """Start the container again after it ended (or after `create`)."""
-        from minidock.runtime.lifecycle import start_detached
+        from minidock.runtime.start import start_detached
 
         start_detached(self._require())
         return self.reload()
@@ -261,7 +261,7 @@ class Container:
     def stop(self, timeout: float | None = None) -> None:
         """Docker's stop: the stop signal, then SIGKILL after `timeout` seconds
         (the container's stop timeout, else 10). Nothing to do once it has ended."""
-        from minidock.runtime.lifecycle import stop_container
+        from minidock.runtime.control import stop_container
 
         seconds = arguments.timeout(timeout)
         self.reload()
@@ -272,7 +272,8 @@ class Container:
 
     def kill(self, signal: int | str = "SIGKILL") -> None:
         """Send `signal` (a number or a name such as "SIGTERM") to the container."""
-        from minidock.runtime.lifecycle import kill_container, parse_signal
+        from minidock.runtime.control import kill_container
+        from minidock.runtime.options import parse_signal
 
         if isinstance(signal, bool) or not isinstance(signal, int | str):
             raise TypeError(f"signal must be an int or a name, not {type(signal).__name__}")
@@ -281,7 +282,7 @@ class Container:
 
     def wait(self, timeout: float | None = None) -> int:
         """Block until the container ends; its exit code. WaitTimeout after `timeout` s."""
-        from minidock.runtime.lifecycle import wait_for_exit
+        from minidock.runtime.control import wait_for_exit
 
         seconds = arguments.timeout(timeout)
         record = self._require()
@@ -298,7 +299,7 @@ class Container:
     def remove(self, *, force: bool = False, volumes: bool = True) -> None:
         """Delete the container (`force` kills it first if it runs) and, with `volumes`,
         its anonymous volumes. Removing a container that is already gone is not an error."""
-        from minidock.runtime.lifecycle import remove_container
+        from minidock.runtime.control import remove_container
 
         arguments.flag(force, "force")
         arguments.flag(volumes, "volumes")

@@ -148,7 +148,7 @@ class Session:
             for use in self.uses():
                 _release(self.path, use, self.owner, None)
             if not _mounts_under(self.path):
-                from minidock.runtime.lifecycle import remove_tree
+                from minidock.fsutil import remove_tree
 
                 remove_tree(self.path)
             return True
@@ -168,7 +168,7 @@ def _release(session_path: Path, use: StoreUse, owner: str, worker: str | None) 
         return
     remove_owned_containers(use.root, None)
     if use.root.exists() and not _mounts_under(use.root):
-        from minidock.runtime.lifecycle import remove_tree
+        from minidock.fsutil import remove_tree
 
         remove_tree(use.root)
 
@@ -178,7 +178,7 @@ def remove_owned_containers(root: Path, owner: str | None, worker: str | None = 
     """Kill and remove the containers in `root` labelled with `owner` (every one when
     None) and, when given, `worker`; their IDs."""
     from minidock.runtime.containers import list_containers
-    from minidock.runtime.lifecycle import remove_container
+    from minidock.runtime.control import remove_container
 
     removed = []
     for record in list_containers(root):

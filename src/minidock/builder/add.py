@@ -12,10 +12,10 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import lzma
 import posixpath
 from pathlib import Path
-from typing import BinaryIO
 
 import zstandard
 
@@ -24,6 +24,7 @@ from minidock.builder.sources import SourceMatch, SourceTree
 from minidock.digest import Digest
 from minidock.errors import BuildError, DigestError, LayerError
 from minidock.layer.entry import Entry, EntryKind, clean_path
+from minidock.layer.streams import ReadsInto
 from minidock.layer.tarstream import BLOCK_SIZE, TarReader
 
 _MAGIC = (
@@ -40,19 +41,20 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-def _open_decompressed(f: BinaryIO) -> BinaryIO:
+def _open_decompressed(f: io.BufferedReader) -> io.BufferedIOBase:
     head = f.read(8)
     f.seek(0)
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             if kind == "gzip":
-                return gzip.GzipFile(fileobj=f)  # type: ignore[return-value]
+                return gzip.GzipFile(fileobj=f)
             if kind == "bzip2":
-                return bz2.BZ2File(f)  # type: ignore[return-value]
+                return bz2.BZ2File(f)
             if kind == "xz":
-                return lzma.LZMAFile(f)  # type: ignore[return-value]
-            return zstandard.ZstdDecompressor().stream_reader(
-                f, read_across_frames=True)
+                return lzma.LZMAFile(f)
+            # a raw stream (readinto, read): buffered for the tar reader's small reads
+            return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(
+                f, read_across_frames=True))
     return f
 
 
@@ -100,7 +102,7 @@ class ArchiveExpander:
             raise BuildError(f"{self.instruction} failed: cannot unpack {match.name}: "
                              f"{exc}") from None
 
-    def _unpack(self, stream: BinaryIO, root: str, opts: CopyOptions,
+    def _unpack(self, stream: ReadsInto, root: str, opts: CopyOptions,
                 name: str) -> list[Entry]:
         self.scratch.mkdir(parents=True, exist_ok=True)
         out: list[Entry] = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from minidock.errors import BuildError
+from minidock.fsutil import remove_tree
 from minidock.layer.writer import LayerInfo
 
 if TYPE_CHECKING:
@@ -139,10 +140,11 @@ class SandboxContainer:
 
     def run(self, output: Output) -> int:
         from minidock.runtime import sandbox
+        from minidock.runtime.spec import Stdio
 
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
-            stdio = sandbox.Stdio(stdin=None, stdout=write_fd, stderr=write_fd)
+            stdio = Stdio(stdin=None, stdout=write_fd, stderr=write_fd)
             box = sandbox.start(self._spec(), stdio)
         except BaseException:
             os.close(read_fd)
@@ -209,14 +211,7 @@ class SandboxContainer:
 
     def remove(self) -> None:
         if self.bundle.exists():
-            _rmtree(self.bundle)
-
-
-def _rmtree(path: Path) -> None:
-    """The runtime's remover: it copes with overlay's mode-000 work dir when rootless."""
-    from minidock.runtime.lifecycle import remove_tree
-
-    remove_tree(path)
+            remove_tree(self.bundle)
 
 
 class SandboxExecutor:

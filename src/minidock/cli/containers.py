@@ -158,7 +158,7 @@ def ps(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, last: in
 def start(ctx: click.Context, containers: tuple[str, ...], attach: bool,
           interactive: bool) -> int:
     """Start one or more stopped containers."""
-    from minidock.runtime.lifecycle import Attach, start_attached, start_detached
+    from minidock.runtime.start import Attach, start_attached, start_detached
 
     if attach or interactive:
         if len(containers) > 1:
@@ -187,7 +187,8 @@ def start(ctx: click.Context, containers: tuple[str, ...], attach: bool,
 def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None,
          sig: str | None) -> int:
     """Stop one or more running containers."""
-    from minidock.runtime.lifecycle import parse_signal, stop_container
+    from minidock.runtime.control import stop_container
+    from minidock.runtime.options import parse_signal
 
     signum = parse_signal(sig) if sig else None
 
@@ -203,7 +204,8 @@ def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None,
 @click.pass_context
 def kill(ctx: click.Context, containers: tuple[str, ...], sig: str) -> int:
     """Kill one or more running containers."""
-    from minidock.runtime.lifecycle import kill_container, parse_signal
+    from minidock.runtime.control import kill_container
+    from minidock.runtime.options import parse_signal
 
     signum = parse_signal(sig)
 
@@ -220,7 +222,7 @@ def kill(ctx: click.Context, containers: tuple[str, ...], sig: str) -> int:
 @click.pass_context
 def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None) -> int:
     """Restart one or more containers."""
-    from minidock.runtime.lifecycle import restart_container
+    from minidock.runtime.start import restart_container
 
     def one(name: str) -> None:
         restart_container(_find(ctx, name), timeout)
@@ -236,7 +238,7 @@ def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None
 @click.pass_context
 def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bool) -> int:
     """Remove one or more containers."""
-    from minidock.runtime.lifecycle import remove_container
+    from minidock.runtime.control import remove_container
 
     def one(name: str) -> None:
         remove_container(_find(ctx, name), force=force, volumes=volumes)
@@ -249,7 +251,7 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
 @click.pass_context
 def wait(ctx: click.Context, containers: tuple[str, ...]) -> int:
     """Block until one or more containers stop, then print their exit codes."""
-    from minidock.runtime.lifecycle import wait_container
+    from minidock.runtime.control import wait_container
 
     def one(name: str) -> None:
         click.echo(str(wait_container(_find(ctx, name))))
@@ -350,7 +352,7 @@ def container_inspect(ctx: click.Context, containers: tuple[str, ...],
 def container_prune(ctx: click.Context, force: bool) -> None:
     """Remove all stopped containers."""
     from minidock.cli.output import human_size4
-    from minidock.runtime.lifecycle import prune_containers
+    from minidock.runtime.control import prune_containers
 
     if not force and not confirm("WARNING! This will remove all stopped containers."):
         return

@@ -96,7 +96,7 @@ def image_document(image: Image) -> dict[str, Any]:
 def _container_document(settings: Settings, name: str) -> dict[str, Any] | None:
     """The runtime's container document, or None when there is no such container."""
     try:
-        from minidock.runtime.containers import inspect_container
+        from minidock.runtime.inspection import inspect_container
     except (ImportError, AttributeError):
         return None
     try:

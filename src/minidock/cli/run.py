@@ -20,8 +20,10 @@ from minidock.runtime.record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
+    from minidock.runtime.options import RunOptions
+    from minidock.runtime.storage import StoreSettings
     from minidock.store.store import Store
 
 # long name -> (attribute, kind): kind is "bool", "str" (last wins) or "list"
@@ -97,11 +99,11 @@ class HelpRequested(Exception):
     pass
 
 
-def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[no-untyped-def]
+def parse_run_args(args: Sequence[str], command: str = "run") -> RunOptions:
     """Docker's flag syntax -> RunOptions. Raises UsageError (exit 125)."""
-    from minidock.runtime.lifecycle import RunOptions
+    from minidock.runtime.options import RunOptions
 
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     i = 0
     args = list(args)
 
@@ -132,7 +134,7 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
             value = take_value(flag)
         if kind == "list":
             values.setdefault(attr, [])
-            values[attr].append(value)  # type: ignore[union-attr]
+            values[attr].append(value)
         else:
             values[attr] = value
 
@@ -174,11 +176,10 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
     command_args = args[i + 1:]
     timeout = values.pop("stop_timeout", None)
     labels = {}
-    for item in values.pop("labels", []):  # type: ignore[union-attr]
+    for item in values.pop("labels", []):
         key, _, val = str(item).partition("=")
         labels[key] = val
-    opts = RunOptions(image=image, command=command_args, labels=labels,
-                      **values)  # type: ignore[arg-type]
+    opts = RunOptions(image=image, command=command_args, labels=labels, **values)
     if timeout is not None:
         try:
             opts.stop_timeout = int(str(timeout))
@@ -187,9 +188,10 @@ def parse_run_args(args: Sequence[str], command: str = "run"):  # type: ignore[n
     return opts
 
 
-def run_command(settings, args: Sequence[str], command: str = "run") -> int:
+def run_command(settings: StoreSettings, args: Sequence[str], command: str = "run") -> int:
     """Create (and for `run`, start) a container; returns the exit code to use."""
-    from minidock.runtime.lifecycle import Attach, create_container, start_attached, start_detached
+    from minidock.runtime.create import create_container
+    from minidock.runtime.start import Attach, start_attached, start_detached
 
     opts = parse_run_args(args, command)
     try:

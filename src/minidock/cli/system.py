@@ -40,7 +40,8 @@ def _containers(settings: Settings) -> list[Any]:
 
 def _volumes(settings: Settings) -> tuple[list[Any], set[str]]:
     try:
-        from minidock.runtime.volumes import list_volumes, volumes_in_use
+        from minidock.runtime.containers import volumes_in_use
+        from minidock.runtime.volumes import list_volumes
     except ImportError:
         return [], set()
     return list_volumes(settings.root), set(volumes_in_use(settings.root))
@@ -154,7 +155,7 @@ def prune(ctx: click.Context, all_images: bool, force: bool, volumes: bool) -> N
 
 def _prune_containers(settings: Settings) -> list[str]:
     try:
-        from minidock.runtime.lifecycle import prune_containers
+        from minidock.runtime.control import prune_containers
     except ImportError:
         return []
     return prune_containers(settings.root)
@@ -162,7 +163,7 @@ def _prune_containers(settings: Settings) -> list[str]:
 
 def _prune_volumes(settings: Settings) -> int:
     try:
-        from minidock.runtime.volumes import prune_volumes
+        from minidock.runtime.control import prune_volumes
     except ImportError:
         return 0
     _names, reclaimed = prune_volumes(settings.root)

@@ -84,7 +84,7 @@ def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None) -> int:
 def rm(ctx: click.Context, names: tuple[str, ...], force: bool) -> int:
     """Remove one or more volumes."""
     from minidock.errors import VolumeNotFound
-    from minidock.runtime.volumes import remove_volume
+    from minidock.runtime.control import remove_volume
 
     def remove(name: str) -> None:
         try:
@@ -108,7 +108,7 @@ volume_group.add_command(rm, "remove")
 @click.pass_context
 def prune(ctx: click.Context, all_volumes: bool, force: bool) -> None:
     """Remove unused local volumes."""
-    from minidock.runtime.volumes import prune_volumes
+    from minidock.runtime.control import prune_volumes
 
     warning = ("WARNING! This will remove all local volumes not used by at least one "
                "container." if all_volumes else "WARNING! This will remove anonymous local "

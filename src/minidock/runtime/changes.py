@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from minidock.runtime.clock import now_iso
 from minidock.runtime.containers import Container
@@ -44,7 +44,7 @@ def _dir_identities(container: Container) -> dict[str, Any] | None:
 @contextmanager
 def _image_tree(container: Container) -> Iterator[Path]:
     """The image's layers stacked in a scratch dir (copy driver), removed afterwards."""
-    from minidock.runtime.lifecycle import remove_tree
+    from minidock.fsutil import remove_tree
 
     scratch = container.dir / f".base-{os.getpid()}-{os.urandom(4).hex()}"
     scratch.mkdir()
@@ -101,7 +101,8 @@ def commit_container(settings: Any, container: Container, reference: str | None,
     image = store.image(container.image_id)
     with store.writing():
         with store.blob_writer() as writer:
-            info = write_container_layer(container, writer, settings.compression)
+            info = write_container_layer(container, cast("BinaryIO", writer),
+                                         settings.compression)
             writer.commit()
         layer = Descriptor(info.media_type, info.digest, info.size)
         config = copy.deepcopy(image.config)

@@ -17,6 +17,7 @@ import os
 import re
 
 from minidock.errors import ConflictError, ContainerNotFound, UsageError
+from minidock.fsutil import write_atomic
 from minidock.runtime.clock import ZERO_TIME, now_iso
 from minidock.runtime.spec import SandboxSpec
 
@@ -208,13 +209,10 @@ class ContainerLock:
 
 
 def write_json_atomic(path: str, data: dict[str, Any]) -> None:
-    """Replace `path` atomically. No fsync: a record describes processes, which a
-    crash ends anyway, and `run` must stay fast."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(data, separators=(",", ":")))  # no indent: the C encoder
-    os.replace(tmp, path)
+    """Replace `path` atomically. Not durable (no fsync): a record describes
+    processes, which a crash ends anyway, and `run` must stay fast."""
+    encoded = json.dumps(data, separators=(",", ":"))  # no indent: the C encoder
+    write_atomic(path, encoded.encode(), durable=False)
 
 
 def load_record(root: StrPath, container_id: str) -> Container:
@@ -323,8 +321,11 @@ def referenced_layers(root: StrPath) -> set[str]:
     return out
 
 
-def inspect_container(settings, ref: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Docker's `inspect` document for the container `ref` (ContainerNotFound if none)."""
-    from minidock.runtime.inspection import container_document
-
-    return container_document(find_container(settings.root, ref))
+def volumes_in_use(root: StrPath) -> dict[str, list[str]]:
+    """Volume name -> IDs of the containers (any state) that mount it."""
+    used: dict[str, list[str]] = {}
+    for c in list_containers(root, refresh=False):
+        for m in c.data.get("Mounts", []):
+            if m.get("Type") == "volume" and m.get("Name"):
+                used.setdefault(m["Name"], []).append(c.id)
+    return used

@@ -21,6 +21,7 @@ import tarfile
 from typing import BinaryIO
 
 from minidock.errors import MinidockError, NotFoundError, UsageError
+from minidock.runtime.rootfs import copy_regular_file
 from minidock.runtime.rootpath import make_dirs, open_in_root
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -60,22 +61,8 @@ class _Copier:
         self._replace(dst_dir, dst_name)
         mode = st.st_mode
         if stat.S_ISREG(mode):
-            fin = os.open(src_name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                          dir_fd=src_dir)
-            try:
-                if not stat.S_ISREG(os.fstat(fin).st_mode):
-                    raise CopyError(f"{src_name}: changed while copying")
-                fout = os.open(dst_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                               | os.O_CLOEXEC, 0o600, dir_fd=dst_dir)
-                try:
-                    while chunk := os.read(fin, 1 << 20):
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fout, view):]
-                finally:
-                    os.close(fout)
-            finally:
-                os.close(fin)
+            if not copy_regular_file(src_name, dst_name, src_dir=src_dir, dst_dir=dst_dir):
+                raise CopyError(f"{src_name}: changed while copying")
         elif stat.S_ISLNK(mode):
             os.symlink(os.readlink(src_name, dir_fd=src_dir), dst_name, dir_fd=dst_dir)
         elif stat.S_ISFIFO(mode):
@@ -178,14 +165,20 @@ def _container_source(root_fd: int, src: str, follow: bool, label: str
     return pfd, name, st
 
 
+def _open_source(root: str, src: str, follow: bool, label: str
+                 ) -> tuple[int, str, os.stat_result]:
+    """`_container_source` for the container whose filesystem is at `root`."""
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return _container_source(root_fd, src, follow, label)
+    finally:
+        os.close(root_fd)
+
+
 def copy_from_container(root: str, src: str, dest: str, *, label: str,
                         archive: bool = False, follow: bool = False) -> None:
     """Copy `src` of the container whose filesystem is at `root` to host `dest`."""
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        sfd, sname, st = _container_source(root_fd, src, follow, label)
-    finally:
-        os.close(root_fd)
+    sfd, sname, st = _open_source(root, src, follow, label)
     try:
         _copy_to_host(sfd, sname, st, src, dest, archive)
     finally:
@@ -312,11 +305,7 @@ def copy_into_container(root: str, src: str, dest: str, *, label: str,
 def tar_from_container(root: str, src: str, sink: BinaryIO, *, label: str,
                        follow: bool = False) -> None:
     """Write `src` (and below) as a tar stream, its top entry named after it."""
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        sfd, sname, _st = _container_source(root_fd, src, follow, label)
-    finally:
-        os.close(root_fd)
+    sfd, sname, _st = _open_source(root, src, follow, label)
     try:
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             top = os.path.basename(os.path.normpath(src)) or "."

@@ -4,7 +4,7 @@ A child joins the namespaces of the container's PID 1 with setns (user first
 when the container has its own, then ipc, uts, net, pid, mnt — joining the
 mount namespace also moves its root to the container's root). A PID namespace
 applies only to children, so it forks once more; that grandchild sets up user,
-env and cwd exactly like the container's own command (inside._become_command)
+env and cwd exactly like the container's own command (inside.become_command)
 and execs. The first child stays to pass the exit status back.
 """
 
@@ -17,23 +17,19 @@ import signal
 from minidock.errors import ConflictError, RuntimeError_
 from minidock.runtime import libc
 from minidock.runtime.containers import Container
-from minidock.runtime.inside import _become_command, last_capability, load_tty_support
+from minidock.runtime.idmap import IdMap
+from minidock.runtime.inside import become_command, last_capability, load_tty_support
 from minidock.runtime.options import merge_env
-from minidock.runtime.sandbox import (
+from minidock.runtime.procsync import (
     MSG_PID,
-    IdMap,
-    Sandbox,
-    Stdio,
-    _kill_and_reap,
-    _report,
+    child_main,
     close_fds_except,
     exit_code,
     install_stdio,
-    receive_pty,
     send_message,
-    wait_started,
 )
-from minidock.runtime.spec import ProcessSpec
+from minidock.runtime.sandbox import Sandbox, await_start
+from minidock.runtime.spec import ProcessSpec, Stdio
 
 NAMESPACES = (("ipc", libc.CLONE_NEWIPC), ("uts", libc.CLONE_NEWUTS),
               ("net", libc.CLONE_NEWNET), ("pid", libc.CLONE_NEWPID),
@@ -96,63 +92,48 @@ def start_exec(container: Container, args: list[str], *, env: list[str], user: s
 
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     stdio = Stdio(stdin, 1, 2, tty=tty, winsize=winsize)
+
+    def exec_helper() -> int:
+        """Join the container's namespaces, fork the command, pass its exit code on."""
+        os.setsid()
+        libc.set_pdeathsig(signal.SIGKILL)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        install_stdio(null if stdin is None else stdin, stdout, stderr)
+        keep = {report_w, life_r, *fds}
+        if theirs is not None:
+            keep.add(theirs.fileno())
+            load_tty_support()  # the container's mount namespace has not our files
+        close_fds_except(keep)
+        for fd in fds:
+            libc.setns(fd, 0)
+            os.close(fd)
+        child = os.fork()
+        if child == 0:
+            def command() -> None:
+                if not detach:
+                    libc.set_pdeathsig(signal.SIGKILL)
+                os.close(life_r)
+                become_command(exec_spec, stdio, theirs, idmap, last_cap)
+
+            child_main(report_w, command)
+        send_message(report_w, MSG_PID, child.to_bytes(4, "little"))
+        os.close(report_w)
+        for fd in (0, 1, 2):
+            os.close(fd)
+        return 0 if detach else _wait_exec(child, life_r)
+
     pid = os.fork()
     if pid == 0:
-        code = 125
-        try:
-            os.setsid()
-            libc.set_pdeathsig(signal.SIGKILL)
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
-                signal.signal(sig, signal.SIG_DFL)
-            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-            install_stdio(null if stdin is None else stdin, stdout, stderr)
-            keep = {report_w, life_r, *fds}
-            if theirs is not None:
-                keep.add(theirs.fileno())
-                load_tty_support()  # the container's mount namespace has not our files
-            close_fds_except(keep)
-            for fd in fds:
-                libc.setns(fd, 0)
-                os.close(fd)
-            child = os.fork()
-            if child == 0:
-                code = 125
-                try:
-                    if not detach:
-                        libc.set_pdeathsig(signal.SIGKILL)
-                    os.close(life_r)
-                    _become_command(exec_spec, stdio, theirs, idmap, last_cap)
-                except BaseException as exc:  # noqa: B036 - report whatever stopped us
-                    _report(report_w, exc)
-                    code = getattr(exc, "exit_code", 125)
-                os._exit(code)
-            send_message(report_w, MSG_PID, child.to_bytes(4, "little"))
-            os.close(report_w)
-            for fd in (0, 1, 2):
-                os.close(fd)
-            code = 0 if detach else _wait_exec(child, life_r)
-        except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(report_w, exc)
-            code = getattr(exc, "exit_code", 125)
-        os._exit(code)
+        child_main(report_w, exec_helper)
     for fd in fds:
         os.close(fd)
     os.close(report_w)
     os.close(life_r)
     if theirs is not None:
         theirs.close()
-    try:
-        child_pid = wait_started(report_r, pid, None, life_w, "exec failed")
-        pty_master = receive_pty(ours) if tty else None
-    except BaseException:
-        os.close(life_w)
-        if ours is not None:
-            ours.close()
-        _kill_and_reap(pid)
-        raise
-    finally:
-        os.close(report_r)
-    return Sandbox(pid, child_pid, ours, pty_master, life_w)
+    return await_start(pid, report_r, life_w, ours, None, tty, "exec failed")
 
 
 def _wait_exec(child: int, life_r: int) -> int:
@@ -176,14 +157,13 @@ def run_exec(container: Container, args: list[str], *, env: list[str], user: str
              workdir: str | None, interactive: bool, tty: bool,
              winsize: tuple[int, int] | None = None) -> int:
     """`exec` in the foreground: the terminal is relayed for -t; returns the exit code."""
-    from minidock.runtime.lifecycle import _raw_terminal
-    from minidock.runtime.supervisor import Supervisor
+    from minidock.runtime.supervisor import RawTerminal, Supervisor
 
     box = start_exec(container, args, env=env, user=user, workdir=workdir,
                      stdin=0 if interactive else None, tty=tty, winsize=winsize)
     sup = Supervisor(box, out_r=None, err_r=None, log=None, listeners=[], attach=True,
                      relay_stdin=interactive and tty)
-    with _raw_terminal(tty and interactive):
+    with RawTerminal(tty and interactive):
         code = sup.run()
     box.close()
     return code

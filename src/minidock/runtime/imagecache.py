@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 
+from minidock.fsutil import write_atomic
 from minidock.runtime.record import Record
 
 TYPE_CHECKING = False
@@ -82,8 +83,7 @@ def record(root: str, reference: str, identity: list[int] | None,
         return
     path = _entry_path(root, reference)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"reference": reference, "index": identity, "id": image.id,
-                   "config": image.config, "layers": image.layers}, f)
-    os.replace(tmp, path)
+    data = json.dumps({"reference": reference, "index": identity, "id": image.id,
+                       "config": image.config, "layers": image.layers})
+    # not durable: `run` writes it, and a lost entry is resolved again next time
+    write_atomic(path, data.encode(), durable=False)

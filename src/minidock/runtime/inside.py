@@ -19,26 +19,24 @@ import signal
 import stat
 
 from minidock.runtime import libc
-from minidock.runtime.rootfs import get_driver
-from minidock.runtime.rootpath import fd_path, make_dirs, make_mountpoint, open_in_root
-from minidock.runtime.sandbox import (
-    MSG_GO,
-    MSG_MAP_IDS,
+from minidock.runtime.procsync import (
     MSG_PID,
-    IdMap,
-    Stdio,
-    _report,
+    child_main,
     close_fds_except,
     exit_code,
     install_stdio,
     send_message,
 )
-from minidock.runtime.spec import SandboxSpec
+from minidock.runtime.rootfs import get_driver
+from minidock.runtime.rootpath import fd_path, make_dirs, make_mountpoint, open_in_root
 from minidock.runtime.users import resolve_user
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
+
+    from minidock.runtime.idmap import IdMap
+    from minidock.runtime.spec import SandboxSpec, Stdio
 
 # Docker's default capability set, by number
 DEFAULT_CAPS = frozenset({0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31})
@@ -105,26 +103,17 @@ def helper(spec: SandboxSpec, stdio: Stdio, report_w: int, life_r: int,
     except OSError as exc:
         raise _StartFailure(f"cannot create the container's namespaces: {exc.strerror}"
                             ) from None
-    if idmap is not None:
-        if idmap.external:
-            send_message(report_w, MSG_MAP_IDS)
-            if os.read(life_r, 1) != MSG_GO:
-                raise _StartFailure("user namespace mapping failed")
-        else:
-            idmap.write_own()
+    if idmap is not None:  # rootless: sandbox.start loaded idmap before the fork
+        from minidock.runtime.idmap import map_own_ids
+
+        map_own_ids(idmap, report_w, life_r)
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
     if spec.network != "host":
         libc.loopback_up()
     pid = os.fork()
     if pid == 0:
-        code = 125
-        try:
-            os.close(life_r)
-            _container(spec, stdio, ctrl, report_w, idmap)
-        except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(report_w, exc)
-            code = getattr(exc, "exit_code", 125)
-        os._exit(code)
+        os.close(life_r)
+        child_main(report_w, lambda: _container(spec, stdio, ctrl, report_w, idmap))
     send_message(report_w, MSG_PID, pid.to_bytes(4, "little"))
     os.close(report_w)
     for fd in (0, 1, 2):
@@ -196,10 +185,10 @@ def _container(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket | None, repo
     _mount_dev(root_fd, rootless)
     _mount_sys(root_fd, spec.network == "host" and rootless)
     for name in ("hosts", "hostname", "resolv.conf"):
-        _bind(root_fd, os.path.join(spec.bundle, name), f"/etc/{name}", False)
+        bind(root_fd, os.path.join(spec.bundle, name), f"/etc/{name}", False)
     for m in spec.mounts:
         try:
-            _bind(root_fd, m.source, m.target, m.readonly)
+            bind(root_fd, m.source, m.target, m.readonly)
         except OSError as exc:
             raise _StartFailure(f"cannot mount {m.source} on {m.target}: "
                                 f"{exc.strerror}") from None
@@ -215,10 +204,10 @@ def _container(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket | None, repo
     if spec.init:
         _run_init(spec, stdio, ctrl, report_w, idmap, last_cap)
     else:
-        _become_command(spec, stdio, ctrl, idmap, last_cap)
+        become_command(spec, stdio, ctrl, idmap, last_cap)
 
 
-def _bind(root_fd: int, source: str, target: str, readonly: bool) -> None:
+def bind(root_fd: int, source: str, target: str, readonly: bool) -> None:
     is_dir = os.path.isdir(source)
     fd = make_mountpoint(root_fd, target, is_dir)
     try:
@@ -397,7 +386,7 @@ def _setup_stdio(stdio: Stdio, ctrl: socket.socket | None) -> None:
         os.close(slave)
 
 
-def _become_command(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket | None,
+def become_command(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket | None,
                     idmap: IdMap | None, last_cap: int) -> None:
     """Set up session, user, env and cwd of this process, then exec the command.
 
@@ -445,7 +434,7 @@ def _become_command(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket | None,
         name = spec.process.args[0]
         if exc.errno == 2:
             raise _StartFailure(f'exec: "{name}": no such file or directory', 127) from None
-        raise _StartFailure(f'exec: "{name}": {exc.strerror.lower()}', 126) from None
+        raise _StartFailure(f'exec: "{name}": {(exc.strerror or str(exc)).lower()}', 126) from None
 
 
 def reset_signals() -> None:
@@ -471,7 +460,8 @@ def find_executable(name: str, path_env: str) -> str:
         try:
             st = os.stat(name)
         except OSError as exc:
-            raise _StartFailure(f'exec: "{name}": stat {name}: {exc.strerror.lower()}',
+            raise _StartFailure(f'exec: "{name}": stat {name}: '
+                                f'{(exc.strerror or str(exc)).lower()}',
                                 127 if exc.errno == 2 else 126) from None
         if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
             raise _StartFailure(f'exec: "{name}": permission denied', 126)
@@ -496,14 +486,11 @@ def _run_init(spec: SandboxSpec, stdio: Stdio, ctrl: socket.socket | None, repor
     """
     child = os.fork()
     if child == 0:
-        code = 125
-        try:
+        def command() -> None:
             libc.set_pdeathsig(signal.SIGKILL)
-            _become_command(spec, stdio, ctrl, idmap, last_cap)
-        except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(report_w, exc)
-            code = getattr(exc, "exit_code", 125)
-        os._exit(code)
+            become_command(spec, stdio, ctrl, idmap, last_cap)
+
+        child_main(report_w, command)
     if ctrl is not None:
         ctrl.close()
     os.close(report_w)

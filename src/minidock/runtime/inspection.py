@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from minidock.runtime.containers import LOG_FILE, Container
+from minidock.runtime.containers import LOG_FILE, Container, find_container
 from minidock.runtime.rootfs import OVERLAY, unique_layers
+
+if TYPE_CHECKING:
+    from minidock.settings import Settings
 
 
 def _ports(container: Container) -> dict[str, Any]:
@@ -108,3 +111,8 @@ def container_document(container: Container) -> dict[str, Any]:
             "Networks": {network: {}} if network != "none" else {"none": {}},
         },
     }
+
+
+def inspect_container(settings: Settings, ref: str) -> dict[str, Any]:
+    """Docker's `inspect` document for the container `ref` (ContainerNotFound if none)."""
+    return container_document(find_container(settings.root, ref))

@@ -1,4 +1,5 @@
-"""Parsing of the values of `run` flags: -p, -v, -e, --env-file.
+"""The `run` flags (RunOptions) and the parsing of their values: -p, -v, -e,
+--env-file, --network, --stop-signal.
 
 Pure functions that raise UsageError (exit 125) with Docker's kind of wording, so
 bad input fails before anything is created.
@@ -7,6 +8,7 @@ bad input fails before anything is created.
 from __future__ import annotations
 
 import os
+import signal
 
 from minidock.errors import UsageError
 from minidock.runtime.record import Record
@@ -202,3 +204,70 @@ def merge_env(base: list[str], overrides: list[str]) -> list[str]:
             order.append(name)
         values[name] = value
     return [f"{name}={values[name]}" for name in order]
+
+
+class RunOptions(Record):
+    """The `run`/`create` flags, as given (validated by `create_container`)."""
+
+    __slots__ = ("image", "command", "name", "env", "env_files", "workdir", "user",
+                 "entrypoint", "publish", "publish_all", "volumes", "network", "hostname",
+                 "init", "read_only", "interactive", "tty", "rm", "detach", "stop_signal",
+                 "stop_timeout", "labels")
+
+    def __init__(self, image: str, command: list[str] | None = None, *,
+                 name: str | None = None, env: list[str] | None = None,
+                 env_files: list[str] | None = None, workdir: str | None = None,
+                 user: str | None = None, entrypoint: str | None = None,
+                 publish: list[str] | None = None, publish_all: bool = False,
+                 volumes: list[str] | None = None, network: str = "default",
+                 hostname: str | None = None, init: bool = False, read_only: bool = False,
+                 interactive: bool = False, tty: bool = False, rm: bool = False,
+                 detach: bool = False, stop_signal: str | None = None,
+                 stop_timeout: int | None = None, labels: dict[str, str] | None = None):
+        self.image = image
+        self.command = list(command or [])
+        self.name = name
+        self.env = list(env or [])
+        self.env_files = list(env_files or [])
+        self.workdir = workdir
+        self.user = user
+        self.entrypoint = entrypoint
+        self.publish = list(publish or [])
+        self.publish_all = publish_all
+        self.volumes = list(volumes or [])
+        self.network = network
+        self.hostname = hostname
+        self.init = init
+        self.read_only = read_only
+        self.interactive = interactive
+        self.tty = tty
+        self.rm = rm
+        self.detach = detach
+        self.stop_signal = stop_signal
+        self.stop_timeout = stop_timeout
+        self.labels = dict(labels or {})
+
+
+def network_mode(value: str) -> str:
+    if value in ("default", "bridge", "private", ""):
+        return "private"
+    if value in ("host", "none"):
+        return value
+    raise UsageError(f"network {value} not found", hint="use default, host or none")
+
+
+def parse_signal(value: str | int | None, default: int = signal.SIGTERM) -> int:
+    """`SIGQUIT`, `QUIT`, `quit` or `3` -> 3."""
+    if value is None or value == "":
+        return default
+    text = str(value).strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < signal.NSIG:
+            return number
+    else:
+        name = text if text.startswith("SIG") else "SIG" + text
+        sig = getattr(signal.Signals, name, None) if name.isidentifier() else None
+        if isinstance(sig, signal.Signals):
+            return int(sig)
+    raise UsageError(f"invalid signal: {value}")

@@ -173,11 +173,11 @@ class Forwarder:
             self._refill()
             return sock
         if self._requested and self._receive is not None:
-            sock = self._receive()  # one is on its way already
+            incoming = self._receive()  # one is on its way already
             self._requested -= 1
-            if sock is not None:
+            if incoming is not None:
                 self._refill()
-                return sock
+                return incoming
         return self._new_socket()
 
     # -- connections -------------------------------------------------------------

@@ -15,13 +15,14 @@ if TYPE_CHECKING:
 class Record:
     """Value semantics for a class that lists its fields in `__slots__`."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._values() == self._values()  # type: ignore[attr-defined]
+        return isinstance(other, Record) and type(other) is type(self) \
+            and other._values() == self._values()
 
     def __hash__(self) -> int:
         return hash(self._values())

@@ -17,19 +17,17 @@ from collections.abc import Callable
 
 from minidock.runtime import libc
 from minidock.runtime.containers import Container
-from minidock.runtime.inside import _bind
-from minidock.runtime.rootfs import get_driver
-from minidock.runtime.sandbox import (
+from minidock.runtime.idmap import IdMap, map_own_ids, plan_idmap
+from minidock.runtime.inside import bind
+from minidock.runtime.procsync import (
     MSG_ERROR,
     MSG_GO,
     MSG_MAP_IDS,
-    _error_from,
-    _read_error,
-    _report,
-    plan_idmap,
+    child_main,
+    error_from,
     read_messages,
-    send_message,
 )
+from minidock.runtime.rootfs import get_driver
 
 
 def with_container_root(container: Container, work: Callable[[str], None]) -> None:
@@ -70,28 +68,19 @@ def in_container_mount_ns(container: Container, work: Callable[[str], None]) -> 
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        code = 0
-        try:
+        def joined() -> None:
             os.close(err_r)
             libc.set_pdeathsig(signal.SIGKILL)
             for fd in fds:
                 libc.setns(fd, 0)
             work("/")
             sys.stdout.flush()
-        except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(err_w, exc)
-            code = getattr(exc, "exit_code", 1) or 1
-        os._exit(code)
+
+        child_main(err_w, joined, ok=0, failed=1)
     for fd in fds:
         os.close(fd)
     os.close(err_w)
-    try:
-        error = _read_error(err_r)
-    finally:
-        os.close(err_r)
-        os.waitpid(pid, 0)
-    if error:
-        raise _error_from(error)
+    _await_child(pid, err_r)
 
 
 def _in_private_mount(container: Container, work: Callable[[str], None], *,
@@ -105,8 +94,7 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        code = 0
-        try:
+        def mounted() -> None:
             os.close(go_w)
             os.close(err_r)
             libc.set_pdeathsig(signal.SIGKILL)
@@ -115,19 +103,14 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
                 flags |= libc.CLONE_NEWUSER
             libc.unshare(flags)
             if idmap is not None:
-                if idmap.external:
-                    send_message(err_w, MSG_MAP_IDS)
-                    if os.read(go_r, 1) != MSG_GO:
-                        raise RuntimeError("user namespace mapping failed")
-                else:
-                    idmap.write_own()
+                map_own_ids(idmap, err_w, go_r)
             libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
             root = get_driver(spec.driver).mount(spec.bundle, libc.mount,
                                                  rootless=idmap is not None)
             root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             for m in spec.mounts:
                 if os.path.exists(m.source):
-                    _bind(root_fd, m.source, m.target, m.readonly)
+                    bind(root_fd, m.source, m.target, m.readonly)
             os.close(root_fd)
             if chroot:
                 os.chroot(root)
@@ -135,23 +118,29 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
                 root = "/"
             work(root)
             sys.stdout.flush()
-        except BaseException as exc:  # noqa: B036 - report whatever stopped us
-            _report(err_w, exc)
-            code = getattr(exc, "exit_code", 1) or 1
-        os._exit(code)
+
+        child_main(err_w, mounted, ok=0, failed=1)
     os.close(go_r)
     os.close(err_w)
+    _await_child(pid, err_r, idmap, go_w)
+
+
+def _await_child(pid: int, err_r: int, idmap: IdMap | None = None, go_w: int | None = None
+                 ) -> None:
+    """Serve the child's messages to their end (mapping its user namespace's ids when
+    it asks), reap it, and raise the error it reported."""
     error = ""
     try:
         for kind, payload in read_messages(err_r):
-            if kind == MSG_MAP_IDS and idmap is not None:
+            if kind == MSG_MAP_IDS and idmap is not None and go_w is not None:
                 idmap.apply(pid)
                 os.write(go_w, MSG_GO)
             elif kind == MSG_ERROR and not error:
                 error = payload.decode(errors="replace")
     finally:
         os.close(err_r)
-        os.close(go_w)
+        if go_w is not None:
+            os.close(go_w)
         os.waitpid(pid, 0)
     if error:
-        raise _error_from(error)
+        raise error_from(error)

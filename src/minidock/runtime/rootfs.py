@@ -21,9 +21,15 @@ import errno
 import os
 import stat
 
+from minidock.fsutil import copy_fd, remove_tree
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+    from typing import TypeVar
+
+    MountFn = Callable[..., None]  # libc.mount(source, target, fstype, flags, data=None)
+    LayerT = TypeVar("LayerT", bound="str | os.PathLike[str]")  # a layer dir
 
 OVERLAY = "overlay"
 COPY = "copy"
@@ -55,7 +61,7 @@ def overlay_options(lowers: Sequence[str], upper: str, work: str, *, rootless: b
     return ",".join(opts)
 
 
-def unique_layers(layers: Sequence[str]) -> list[str]:
+def unique_layers(layers: Sequence[LayerT]) -> list[LayerT]:
     """Layer dirs (bottom first) with each one kept once, at its topmost place.
 
     An image can list the same layer twice (two build steps that both made an
@@ -63,8 +69,8 @@ def unique_layers(layers: Sequence[str]) -> list[str]:
     of symbolic links"). Dropping the lower copies changes nothing: whatever
     a lower copy adds, removes or hides, its upper copy does again, above it.
     """
-    seen: set[str] = set()
-    out: list[str] = []
+    seen: set[LayerT] = set()
+    out: list[LayerT] = []
     for layer in reversed(layers):
         if layer not in seen:
             seen.add(layer)
@@ -95,7 +101,7 @@ def _make_init_tree(top: str) -> None:
         path = os.path.join(top, d)
         if os.path.lexists(path) and not os.path.isdir(path):
             touching(path)
-            _remove(path)
+            remove_tree(path)
         if not os.path.lexists(path):
             touching(path)
             os.mkdir(path, 0o755)
@@ -104,7 +110,7 @@ def _make_init_tree(top: str) -> None:
         path = os.path.join(top, f)
         if os.path.lexists(path) and not (os.path.isfile(path) and not os.path.islink(path)):
             touching(path)
-            _remove(path)
+            remove_tree(path)
         if not os.path.lexists(path):
             touching(path)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
@@ -151,7 +157,7 @@ class OverlayDriver:
         count = len(os.listdir(os.path.join(bundle, "lower")))
         return ["init", *(f"lower/{n}" for n in range(count - 1, -1, -1))]
 
-    def mount(self, bundle: str, mount_fn, *, rootless: bool,  # type: ignore[no-untyped-def]
+    def mount(self, bundle: str, mount_fn: MountFn, *, rootless: bool,
               volatile: bool = False) -> str:
         """Mount the overlay (inside a private mount namespace); returns its path.
 
@@ -188,8 +194,6 @@ def _drop_volatile_mark(work: str) -> None:
     died before removing it, the container may be started again all the same."""
     mark = os.path.join(work, "work", "incompat", "volatile")
     if os.path.lexists(mark):
-        from minidock.runtime.lifecycle import remove_tree
-
         remove_tree(os.path.join(work, "work"))
 
 
@@ -207,9 +211,7 @@ def shared_init_tree(parent: str) -> str:
     except OSError:
         if not os.path.isdir(path):
             raise
-        import shutil
-
-        shutil.rmtree(tmp)
+        remove_tree(tmp)
     return path
 
 
@@ -229,7 +231,7 @@ class CopyDriver:
             copier.apply_layer(layer, rootfs)
         _make_init_tree(rootfs)
 
-    def mount(self, bundle: str, mount_fn, *, rootless: bool,  # type: ignore[no-untyped-def]
+    def mount(self, bundle: str, mount_fn: MountFn, *, rootless: bool,
               volatile: bool = False) -> str:
         """Bind the rootfs on itself: pivot_root needs a mount point (`volatile`
         is for the overlay driver's sake: nothing here is ever synced)."""
@@ -268,15 +270,6 @@ def is_opaque(path: str) -> bool:
     return os.path.lexists(os.path.join(path, _WH_OPQ))
 
 
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
-
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
 class TreeCopier:
     """Copies trees keeping types, modes, owners, times, xattrs and hard links.
 
@@ -311,19 +304,19 @@ class TreeCopier:
                 if name.startswith(_WH):
                     target = os.path.join(dest, name[len(_WH):])
                     if os.path.lexists(target):
-                        _remove(target)
+                        remove_tree(target)
                     continue
                 if is_whiteout(st):
                     if os.path.lexists(d):
-                        _remove(d)
+                        remove_tree(d)
                     continue
             if stat.S_ISDIR(st.st_mode):
                 if os.path.lexists(d) and (os.path.islink(d) or not os.path.isdir(d)):
-                    _remove(d)
+                    remove_tree(d)
                 if os.path.isdir(d):
                     if layer and is_opaque(s):
                         for child in os.listdir(d):
-                            _remove(os.path.join(d, child))
+                            remove_tree(os.path.join(d, child))
                 else:
                     os.mkdir(d, 0o700)
                 if not self._privileged:
@@ -332,7 +325,7 @@ class TreeCopier:
                 self._metadata(s, d, st)
                 continue
             if os.path.lexists(d):
-                _remove(d)
+                remove_tree(d)
             self._copy_entry(s, d, st)
 
     def _copy_entry(self, src: str, dest: str, st: os.stat_result) -> None:
@@ -344,7 +337,8 @@ class TreeCopier:
                 return
             self._links[(st.st_dev, st.st_ino)] = dest
         if stat.S_ISREG(mode):
-            _copy_file(src, dest)
+            if not copy_regular_file(src, dest):
+                return  # replaced meanwhile: layers are read-only, so never seen
         elif stat.S_ISLNK(mode):
             os.symlink(os.readlink(src), dest)
         elif stat.S_ISFIFO(mode):
@@ -374,26 +368,22 @@ class TreeCopier:
         os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
-def _copy_file(src: str, dest: str) -> None:
-    fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+def copy_regular_file(src: str, dest: str, *, src_dir: int | None = None,
+                      dst_dir: int | None = None) -> bool:
+    """Copy the content of the regular file `src` into a new file `dest` (mode
+    0600: the caller sets the metadata), following no symlink. False, with
+    nothing made, when `src` is no regular file (any more)."""
+    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                  dir_fd=src_dir)
     try:
-        fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        if not stat.S_ISREG(os.fstat(fin).st_mode):
+            return False
+        fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       0o600, dir_fd=dst_dir)
         try:
-            size = os.fstat(fin).st_size
-            offset = 0
-            try:
-                while offset < size:
-                    sent = os.copy_file_range(fin, fout, size - offset)
-                    if sent == 0:
-                        break
-                    offset += sent
-            except OSError:  # another filesystem or no support: plain copy
-                os.lseek(fin, offset, os.SEEK_SET)
-                while chunk := os.read(fin, 1 << 20):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fout, view):]
+            copy_fd(fin, fout)
         finally:
             os.close(fout)
     finally:
         os.close(fin)
+    return True

@@ -116,3 +116,22 @@ def image_process(config: dict[str, Any], *, command: list[str], entrypoint: str
     cwd = workdir or cfg.get("WorkingDir") or "/"
     return ProcessSpec(args=args, env=full_env, cwd=cwd,
                        user=user if user is not None else (cfg.get("User") or ""), tty=tty)
+
+
+class Stdio(Record):
+    """What the container's fds 0-2 are; `stdin=None` means /dev/null.
+
+    With `tty`, the container gets a new pseudo-terminal of its own devpts
+    and the master end is handed back (Sandbox.pty_master); `winsize` is
+    (rows, cols) to start with.
+    """
+
+    __slots__ = ("stdin", "stdout", "stderr", "tty", "winsize")
+
+    def __init__(self, stdin: int | None, stdout: int, stderr: int, tty: bool = False,
+                 winsize: tuple[int, int] | None = None):
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.tty = tty
+        self.winsize = winsize

@@ -14,12 +14,21 @@ from minidock.runtime.rootfs import COPY, DRIVERS, OVERLAY, overlay_options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from minidock.settings import Settings
+    from typing import Protocol
+
+    class StoreSettings(Protocol):
+        """What the runtime reads of the settings (Settings, or `run`'s lighter RunSettings)."""
+
+        @property
+        def root(self) -> str | os.PathLike[str]: ...
+
+        @property
+        def storage_driver(self) -> str | None: ...
 
 CACHE_NAME = ".driver"
 
 
-def storage_driver(settings: Settings) -> str:
+def storage_driver(settings: StoreSettings) -> str:
     """The driver name ("overlay" or "copy") for new containers of this store."""
     if settings.storage_driver:
         if settings.storage_driver not in DRIVERS:
@@ -40,10 +49,10 @@ def storage_driver(settings: Settings) -> str:
         pass
     name = OVERLAY if probe_overlay(base) else COPY
     os.makedirs(base, exist_ok=True)
-    tmp = os.path.join(base, f".{CACHE_NAME}.{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(f"{key} {name}\n")
-    os.replace(tmp, cache)
+    from minidock.fsutil import write_atomic
+
+    # not durable: a lost answer only costs one probe more
+    write_atomic(cache, f"{key} {name}\n".encode(), durable=False)
     return name
 
 
@@ -80,7 +89,7 @@ def probe_overlay(base: str) -> bool:
             ok = False
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
-    from minidock.runtime.lifecycle import remove_tree
+    from minidock.fsutil import remove_tree
 
     remove_tree(probe)  # overlay leaves a mode-000 work/work: remove_tree opens it up
     return os.waitstatus_to_exitcode(status) == 0

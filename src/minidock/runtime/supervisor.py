@@ -14,15 +14,17 @@ import errno
 import os
 import signal
 
+from minidock.runtime.procsync import exit_code
 from minidock.runtime.reactor import IN, Reactor
-from minidock.runtime.sandbox import Sandbox, exit_code
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from minidock.runtime.logs import LogWriter
     from minidock.runtime.ports import Listener
+    from minidock.runtime.sandbox import Sandbox
 
 PROXIED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP)
 DRAIN_TIMEOUT = 2.0
@@ -38,6 +40,28 @@ def terminal_size(fd: int) -> tuple[int, int] | None:
     except OSError:
         return None
     return (rows, cols) if rows and cols else None
+
+
+class RawTerminal:
+    """Puts the local terminal in raw mode for `-it`, restoring it afterwards."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and os.isatty(0)
+        self.saved: Any = None
+
+    def __enter__(self) -> None:
+        if self.enabled:
+            import termios
+            import tty
+
+            self.saved = termios.tcgetattr(0)
+            tty.setraw(0, termios.TCSANOW)  # keep what was typed ahead
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
 
 
 class Supervisor:
@@ -77,6 +101,7 @@ class Supervisor:
         if listeners:
             from minidock.runtime.ports import Forwarder
 
+            assert sandbox.ctrl is not None  # started with sockets=True: there are listeners
             self.forwarder = Forwarder(self.reactor, listeners, sandbox.tcp_socket,
                                        sandbox.request_socket, sandbox.ctrl.fileno(),
                                        sandbox.receive_socket)

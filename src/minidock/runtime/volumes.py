@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minidock.errors import ConflictError, UsageError, VolumeNotFound
+from minidock.errors import UsageError, VolumeNotFound
+from minidock.fsutil import write_atomic
 from minidock.runtime.clock import now_iso
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -43,7 +43,7 @@ class Volume:
                 "Scope": "local"}
 
 
-def volumes_dir(root: str | Path) -> Path:
+def volumes_dir(root: str | os.PathLike[str]) -> Path:
     return Path(root) / "volumes"
 
 
@@ -57,15 +57,15 @@ def _load(path: Path) -> Volume:
                   bool(meta.get("Anonymous")))
 
 
-def get_volume(root: Path, name: str) -> Volume:
+def get_volume(root: str | os.PathLike[str], name: str) -> Volume:
     path = volumes_dir(root) / name
     if not NAME_RE.match(name) or not (path / "_data").is_dir():
         raise VolumeNotFound(name)
     return _load(path)
 
 
-def create_volume(root: Path, name: str | None = None, *, labels: dict[str, str] | None = None,
-                  ) -> tuple[Volume, bool]:
+def create_volume(root: str | os.PathLike[str], name: str | None = None, *,
+                  labels: dict[str, str] | None = None) -> tuple[Volume, bool]:
     """Create a volume (random name when None); returns (volume, created_now).
 
     Creating an existing name returns it unchanged, as Docker does.
@@ -85,15 +85,15 @@ def create_volume(root: Path, name: str | None = None, *, labels: dict[str, str]
         if (path / "_data").is_dir():
             return _load(path), False
     vol = Volume(name, path, now_iso(), dict(labels or {}), anonymous)
-    tmp = path / f".{META}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"CreatedAt": vol.created, "Labels": vol.labels, "Anonymous": anonymous}, f)
-    os.replace(tmp, path / META)
+    meta = json.dumps({"CreatedAt": vol.created, "Labels": vol.labels, "Anonymous": anonymous})
+    # not durable: `run` creates the anonymous volumes of an image, and a lost
+    # volume.json only loses the labels and creation time
+    write_atomic(path / META, meta.encode(), durable=False)
     os.makedirs(vol.mountpoint, 0o755, exist_ok=True)
     return vol, True
 
 
-def list_volumes(root: Path) -> list[Volume]:
+def list_volumes(root: str | os.PathLike[str]) -> list[Volume]:
     try:
         names = sorted(os.listdir(volumes_dir(root)))
     except FileNotFoundError:
@@ -104,52 +104,6 @@ def list_volumes(root: Path) -> list[Volume]:
         if NAME_RE.match(name) and (path / "_data").is_dir():
             out.append(_load(path))
     return out
-
-
-def volumes_in_use(root: Path) -> dict[str, list[str]]:
-    """Volume name -> IDs of the containers (any state) that mount it."""
-    from minidock.runtime.containers import list_containers
-
-    used: dict[str, list[str]] = {}
-    for c in list_containers(root, refresh=False):
-        for m in c.data.get("Mounts", []):
-            if m.get("Type") == "volume" and m.get("Name"):
-                used.setdefault(m["Name"], []).append(c.id)
-    return used
-
-
-def remove_volume(root: Path, name: str, *, force: bool = False) -> None:
-    vol = get_volume(root, name)
-    users = volumes_in_use(root).get(name)
-    if users and not force:
-        raise ConflictError(f"remove {name}: volume is in use - [{', '.join(users)}]")
-    _delete(vol.path)
-
-
-def _delete(path: Path) -> None:
-    def onerror(func, p, _exc):  # type: ignore[no-untyped-def]
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=onerror)
-
-
-def prune_volumes(root: Path, *, all_volumes: bool = False) -> tuple[list[str], int]:
-    """Remove unused anonymous volumes (all unused ones with `all_volumes`);
-    returns (names, bytes reclaimed)."""
-    used = volumes_in_use(root)
-    removed: list[str] = []
-    reclaimed = 0
-    for vol in list_volumes(root):
-        if vol.name in used or not (vol.anonymous or all_volumes):
-            continue
-        reclaimed += tree_size(vol.mountpoint)
-        _delete(vol.path)
-        removed.append(vol.name)
-    return removed, reclaimed
 
 
 def tree_size(path: Path) -> int:
