@@ -264,3 +264,35 @@ def walk_sorted(root: str, prune: Callable[[str], bool] | None = None
         yield rel, child.path, st
         if stat.S_ISDIR(st.st_mode) and not (prune is not None and prune(rel)):
             stack.append((rel + "/", iter(sorted_children(child.path))))
+
+
+def tree_size(path: StrPath) -> int:
+    """Bytes allocated below `path`, each inode once, never leaving its filesystem."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    try:
+        device = os.lstat(path).st_dev
+    except OSError:
+        return 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if st.st_dev != device:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key not in seen:
+                seen.add(key)
+                total += st.st_blocks * 512
+        dirnames[:] = [d for d in dirnames
+                       if _same_device(os.path.join(dirpath, d), device)]
+    return total
+
+
+def _same_device(path: str, device: int) -> bool:
+    try:
+        return os.lstat(path).st_dev == device
+    except OSError:
+        return False

@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from minidock.store.store import Store
 
 
+# Docker's spelling of the options most commands share
+FORMAT_HELP = "Format output using a Go template"
+format_option = click.option("--format", "fmt", metavar="STRING", help=FORMAT_HELP)
+format_option_short = click.option("-f", "--format", "fmt", metavar="STRING", help=FORMAT_HELP)
+force_option = click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The settings the `minidock` group made (or the environment's, outside it)."""
     return ctx.obj if isinstance(ctx.obj, Settings) else Settings.from_env()

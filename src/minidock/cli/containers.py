@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from minidock.cli.common import confirm, fail_each, format_rows, print_documents, settings_of
+from minidock.cli.common import (
+    confirm,
+    fail_each,
+    force_option,
+    format_option,
+    format_option_short,
+    format_rows,
+    print_documents,
+    settings_of,
+)
 from minidock.cli.output import ellipsis, human_duration
 from minidock.errors import MinidockError
 
@@ -125,7 +134,7 @@ PS_COLUMNS = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-n", "--last", type=int, default=-1, help="Show n last created containers")
 @click.option("-l", "--latest", is_flag=True, help="Show the latest created container")
-@click.option("--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option
 @click.pass_context
 def ps(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, last: int,
        latest: bool, fmt: str | None) -> None:
@@ -325,7 +334,7 @@ def port(ctx: click.Context, container: str, private_port: str | None) -> None:
 
 @click.command("inspect")
 @click.argument("containers", nargs=-1, required=True, metavar="CONTAINER...")
-@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option_short
 @click.pass_context
 def container_inspect(ctx: click.Context, containers: tuple[str, ...],
                       fmt: str | None) -> int:
@@ -347,7 +356,7 @@ def container_inspect(ctx: click.Context, containers: tuple[str, ...],
 # ---- prune ------------------------------------------------------------------------------------
 
 @click.command("prune")
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@force_option
 @click.pass_context
 def container_prune(ctx: click.Context, force: bool) -> None:
     """Remove all stopped containers."""

@@ -10,7 +10,14 @@ from typing import Any
 
 import click
 
-from minidock.cli.common import confirm, fail_each, format_rows, open_store
+from minidock.cli.common import (
+    confirm,
+    fail_each,
+    force_option,
+    format_option,
+    format_rows,
+    open_store,
+)
 from minidock.cli.output import (
     ellipsis,
     go_time_string,
@@ -188,7 +195,7 @@ class PflagBoolCommand(click.Command):
 
 @click.command("history", cls=PflagBoolCommand)
 @click.argument("image")
-@click.option("--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option
 @click.option("-H", "--human/--no-human", default=True, show_default=True,
               help="Print sizes and dates in human readable format (--human=false to turn off)")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
@@ -248,7 +255,7 @@ def print_prune_report(events: list[tuple[str, str]], reclaimed: int) -> None:
 @click.command("prune")
 @click.option("-a", "--all", "all_images", is_flag=True,
               help="Remove all unused images, not just dangling ones")
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@force_option
 @click.pass_context
 def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
     """Remove unused images."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from minidock.cli.common import open_store, print_documents
+from minidock.cli.common import format_option_short, open_store, print_documents
 from minidock.cli.gotemplate import NIL_MAP, NIL_SLICE, GoNil
 from minidock.errors import (
     ContainerNotFound,
@@ -129,7 +129,7 @@ def _finish(ctx: click.Context, documents: list[dict[str, Any]], errors: list[st
 
 @click.command("inspect")
 @click.argument("names", nargs=-1, required=True, metavar="NAME|ID...")
-@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option_short
 @click.option("-s", "--size", is_flag=True, help="Display total file sizes if the type is "
               "container")
 @click.option("--type", "kind", type=click.Choice(["image", "container"]),
@@ -171,7 +171,7 @@ def _find_image(store: Store, name: str, *, quiet: bool) -> Image | None:
 
 @click.command("inspect")
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
-@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option_short
 @click.pass_context
 def image_inspect(ctx: click.Context, images: tuple[str, ...], fmt: str | None) -> None:
     """Display detailed information on one or more images."""

@@ -16,15 +16,16 @@ from typing import Any
 
 import click
 
-from minidock.cli.common import confirm, format_rows, open_store
+from minidock.cli.common import confirm, force_option, format_option_short, format_rows, open_store
 from minidock.cli.images import in_use_image_ids, print_prune_report
 from minidock.cli.output import bytes_size, human_size4
 from minidock.errors import MinidockError, StoreError
+from minidock.fsutil import tree_size
 from minidock.oci.model import host_platform
 from minidock.settings import Settings
 from minidock.store.prune import prune_images
 from minidock.store.store import Store
-from minidock.store.usage import Usage, build_cache_usage, image_usage, tree_size
+from minidock.store.usage import Usage, build_cache_usage, image_usage
 from minidock.version import __version__
 
 LABEL_WIDTH = 19  # docker version's label column
@@ -126,7 +127,7 @@ def check(ctx: click.Context) -> None:
 @system_group.command("prune")
 @click.option("-a", "--all", "all_images", is_flag=True,
               help="Remove all unused images, not just dangling ones")
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@force_option
 @click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
 @click.pass_context
 def prune(ctx: click.Context, all_images: bool, force: bool, volumes: bool) -> None:
@@ -194,7 +195,7 @@ def _labelled(label: str, value: str) -> str:
 
 
 @click.command("version")
-@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option_short
 @click.pass_context
 def version(ctx: click.Context, fmt: str | None) -> None:
     """Show the minidock version information."""
@@ -285,7 +286,7 @@ def info_document(settings: Settings) -> dict[str, Any]:
 
 
 @click.command("info")
-@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option_short
 @click.pass_context
 def info(ctx: click.Context, fmt: str | None) -> None:
     """Display system-wide information."""

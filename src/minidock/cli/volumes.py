@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from minidock.cli.common import confirm, fail_each, format_rows, print_documents, settings_of
+from minidock.cli.common import (
+    confirm,
+    fail_each,
+    force_option,
+    format_option,
+    format_option_short,
+    format_rows,
+    print_documents,
+    settings_of,
+)
 from minidock.cli.output import human_size4, render_table
 from minidock.errors import MinidockError
 
@@ -35,7 +44,7 @@ def create(ctx: click.Context, name: str | None, labels: tuple[str, ...], driver
 
 @volume_group.command("ls")
 @click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
-@click.option("--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option
 @click.pass_context
 def ls(ctx: click.Context, quiet: bool, fmt: str | None) -> None:
     """List volumes."""
@@ -63,7 +72,7 @@ volume_group.add_command(ls, "list")
 
 @volume_group.command("inspect")
 @click.argument("names", nargs=-1, required=True, metavar="VOLUME...")
-@click.option("-f", "--format", "fmt", metavar="STRING", help="Format output using a Go template")
+@format_option_short
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None) -> int:
     """Display detailed information on one or more volumes."""
@@ -104,7 +113,7 @@ volume_group.add_command(rm, "remove")
 @volume_group.command("prune")
 @click.option("-a", "--all", "all_volumes", is_flag=True,
               help="Remove all unused volumes, not just anonymous ones")
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@force_option
 @click.pass_context
 def prune(ctx: click.Context, all_volumes: bool, force: bool) -> None:
     """Remove unused local volumes."""

@@ -175,8 +175,9 @@ def remove_volume(root: StrPath, name: str, *, force: bool = False) -> None:
 def prune_volumes(root: StrPath, *, all_volumes: bool = False) -> tuple[list[str], int]:
     """Remove unused anonymous volumes (all unused ones with `all_volumes`);
     returns (names, bytes reclaimed)."""
+    from minidock.fsutil import tree_size
     from minidock.runtime.containers import volumes_in_use
-    from minidock.runtime.volumes import list_volumes, tree_size
+    from minidock.runtime.volumes import list_volumes
 
     used = volumes_in_use(root)
     removed: list[str] = []

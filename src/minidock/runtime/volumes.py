@@ -105,17 +105,3 @@ def list_volumes(root: str | os.PathLike[str]) -> list[Volume]:
             out.append(_load(path))
     return out
 
-
-def tree_size(path: Path) -> int:
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames + dirnames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512 if name in filenames else 0
-    return total

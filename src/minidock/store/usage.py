@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from minidock.digest import Digest
 from minidock.errors import MinidockError
+from minidock.fsutil import tree_size
 from minidock.store.store import Image, Store
 
 
@@ -20,38 +20,6 @@ class Usage:
     active: int
     size: int
     reclaimable: int
-
-
-def tree_size(path: Path | str) -> int:
-    """Bytes allocated below `path`, each inode once, never leaving its filesystem."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    try:
-        device = os.lstat(path).st_dev
-    except OSError:
-        return 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames + dirnames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if st.st_dev != device:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key not in seen:
-                seen.add(key)
-                total += st.st_blocks * 512
-        dirnames[:] = [d for d in dirnames
-                       if _same_device(os.path.join(dirpath, d), device)]
-    return total
-
-
-def _same_device(path: str, device: int) -> bool:
-    try:
-        return os.lstat(path).st_dev == device
-    except OSError:
-        return False
 
 
 def _blobs_size(store: Store, digests: set[Digest]) -> int:
