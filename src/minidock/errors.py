@@ -94,6 +94,29 @@ class DockerfileError(MinidockError):
         super().__init__(text, hint=hint)
 
 
+class ComposeError(MinidockError):
+    """A compose project that cannot be read, merged or validated (docker compose's exit 1).
+
+    `path` is the YAML path inside the model, `filename` and `line` where the file
+    has it; the message reads `compose.yaml:12: services.web.ports[0]: invalid port "80:abc"`,
+    without `:12` when no line is known and without the file when none is.
+    """
+
+    exit_code = 1
+
+    def __init__(self, detail: str, *, path: tuple[str | int, ...] = (),
+                 filename: str | None = None, line: int | None = None, hint: str | None = None):
+        self.detail = detail
+        self.path = path
+        self.filename = filename
+        self.line = line
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        text = f"{where}: {detail}" if where else detail
+        if filename is not None:
+            text = f"{filename}:{line}: {text}" if line is not None else f"{filename}: {text}"
+        super().__init__(text, hint=hint)
+
+
 class BuildError(MinidockError):
     """A build step failed."""
 

@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "exec": "minidock.cli.containers:exec_",
     "container": "minidock.cli.containers:container_group",
     "volume": "minidock.cli.volumes:volume_group",
+    # compose (issue 5/8)
+    "compose": "minidock.cli.compose:compose_group",
 }
 
 FAST_COMMANDS = ("run", "create")  # parsed without click: start-up time matters
