@@ -4,17 +4,22 @@ Docker matches COPY sources with `filepath.Match`: `*` is any run of
 characters except `/`, `?` is one character except `/`, `[...]` is a class
 (`[^...]` negates, `a-z` ranges, `\\` escapes) and nothing else is special; in
 particular `**` is just two stars and never crosses a `/`. Python's `fnmatch`
-differs (`[!...]`, `*` crossing `/`), hence this small translator.
+differs (`[!...]`, `*` crossing `/`), hence this small parser; the matching
+itself is the shared linear engine (`minidock.dockerfile.globmatch`).
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
+from minidock.dockerfile.globmatch import CharTest, Lit, One, Star, Token, full_match
 from minidock.errors import BuildError
 
 _SPECIAL = set("*?[\\")
+
+
+_ANY = One("?", "/")
+_RUN = Star("*", "/")
 
 
 def has_magic(pattern: str) -> bool:
@@ -23,36 +28,39 @@ def has_magic(pattern: str) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _compile(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
+def _compile(pattern: str) -> tuple[Token, ...]:
+    """The whole pattern checked and turned into match tokens (Go reports any
+    malformed pattern, even one that a name would fail to match earlier)."""
+    out: list[Token] = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
         i += 1
         if c == "*":
-            out.append("[^/]*")
+            out.append(_RUN)
         elif c == "?":
-            out.append("[^/]")
+            out.append(_ANY)
         elif c == "\\":
             if i >= n:
                 raise BuildError(f"syntax error in pattern: {pattern}")
-            out.append(re.escape(pattern[i]))
+            out.append(Lit(pattern[i]))
             i += 1
         elif c == "[":
-            cls, i = _char_class(pattern, i)
-            out.append(cls)
+            start = i
+            test, i = _char_class(pattern, i)
+            out.append(One(pattern[start - 1:i], test))
         else:
-            out.append(re.escape(c))
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+            out.append(Lit(c))
+    return tuple(out)
 
 
-def _char_class(pattern: str, i: int) -> tuple[str, int]:
-    """Translate a `[...]` class starting after `[`; returns (regex, next index)."""
+def _char_class(pattern: str, i: int) -> tuple[CharTest, int]:
+    """Parse a `[...]` class starting after `[`; returns (its test, next index)."""
     n = len(pattern)
     negate = i < n and pattern[i] == "^"
     if negate:
         i += 1
-    ranges: list[str] = []
+    ranges: list[tuple[str, str]] = []
     while True:
         if i < n and pattern[i] == "]" and ranges:
             i += 1
@@ -62,12 +70,15 @@ def _char_class(pattern: str, i: int) -> tuple[str, int]:
             hi, i = _class_char(pattern, i + 1)
             if hi < lo:
                 raise BuildError(f"syntax error in pattern: {pattern}")
-            ranges.append(f"{re.escape(lo)}-{re.escape(hi)}")
+            ranges.append((lo, hi))
         else:
-            ranges.append(re.escape(lo))
-    body = "".join(ranges)
-    # a class never matches the separator, negated or not (as in Go)
-    return (f"(?!/)[^{body}]" if negate else f"(?!/)[{body}]"), i
+            ranges.append((lo, lo))
+
+    def test(ch: str) -> bool:
+        # a class never matches the separator, negated or not (as in Go)
+        return ch != "/" and any(lo <= ch <= hi for lo, hi in ranges) != negate
+
+    return test, i
 
 
 def _class_char(pattern: str, i: int) -> tuple[str, int]:
@@ -83,4 +94,4 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
 
 def match(pattern: str, name: str) -> bool:
     """`filepath.Match(pattern, name)`: the whole name must match."""
-    return _compile(pattern).match(name) is not None
+    return full_match(_compile(pattern), name)

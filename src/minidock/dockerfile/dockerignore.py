@@ -11,17 +11,19 @@ Semantics are Docker's:
 
 `IgnoreMatcher.can_skip_dir` tells a context walker when an excluded directory
 need not be entered at all: only when no later `!` pattern could re-include a
-path below it.
+path below it. Matching is linear in the pattern and the path (`globmatch`):
+no pattern is run as a backtracking regex.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from minidock.dockerfile.globmatch import DirsOpt, Lit, One, Star, Text, Token, advance, full_match
 from minidock.errors import BuildError
 
 IGNORE_FILE = ".dockerignore"
@@ -60,9 +62,15 @@ def read_ignore_patterns(data: bytes | str) -> list[str]:
     return patterns
 
 
-def _translate(pattern: str, *, whole_path: bool) -> str:
-    """Regex source for a pattern (or for one segment when not `whole_path`)."""
-    out: list[str] = []
+_MAGIC = frozenset("*?[\\")
+_ANY = One("?", "/")
+_RUN = Star("*", "/")
+_EVERYTHING = Star("**", None)
+
+
+def _tokens(pattern: str, *, whole_path: bool) -> tuple[Token, ...]:
+    """Match tokens for a pattern (or for one segment when not `whole_path`)."""
+    out: list[Token] = []
     i, n = 0, len(pattern)
     while i < n:
         ch = pattern[i]
@@ -72,24 +80,24 @@ def _translate(pattern: str, *, whole_path: bool) -> str:
                 i += 1
                 if i < n and pattern[i] == "/":
                     i += 1
-                out.append(".*" if i >= n else "(?:.*/)?")
+                out.append(_EVERYTHING if i >= n else DirsOpt())
             else:
-                out.append("[^/]*")
+                out.append(_RUN)
         elif ch == "?":
-            out.append("[^/]")
+            out.append(_ANY)
         elif ch == "\\":
             if i < n:
-                out.append(re.escape(pattern[i]))
+                out.append(Lit(pattern[i]))
                 i += 1
             else:
-                out.append(re.escape("\\"))
+                out.append(Lit("\\"))
         elif ch == "[":
             end = _class_end(pattern, i)
             out.append(_class(pattern[i:end]))
             i = end + 1
         else:
-            out.append(re.escape(ch))
-    return "".join(out)
+            out.append(Lit(ch))
+    return tuple(out)
 
 
 def _class_end(pattern: str, start: int) -> int:
@@ -111,8 +119,12 @@ def _class_end(pattern: str, start: int) -> int:
     raise BuildError(f"syntax error in pattern: {pattern}")
 
 
-def _class(body: str) -> str:
-    """A `[...]` class body as a Python regex class (`^` negates, `\\` escapes)."""
+def _class(body: str) -> One:
+    """A `[...]` class body as a one-character test (`^` negates, `\\` escapes).
+
+    The test is a regex class of exactly one character, as Docker's translation
+    to Go's regexp makes it: one character cannot make a regex backtrack.
+    """
     out = ["["]
     j = 0
     if body.startswith("^"):
@@ -127,20 +139,26 @@ def _class(body: str) -> str:
         out.append("\\" + ch if ch in "[&~|\\" else ch)
         j += 1
     out.append("]")
-    return "".join(out)
+    source = "".join(out)
+    regex = re.compile(source, re.DOTALL)  # re.error: reported with the whole pattern
+    return One(source, lambda ch: regex.fullmatch(ch) is not None)
 
 
 @dataclass(frozen=True)
 class _Pattern:
     text: str
     exclusion: bool
-    regex: re.Pattern[str]
+    tokens: tuple[Token, ...]
+    literal: str | None  # the text when nothing in it is special: a plain prefix test
     segments: tuple[str, ...]
 
-    def matches(self, path: str, parents: Sequence[str]) -> bool:
-        if self.regex.match(path):
-            return True
-        return any(self.regex.match(parent) for parent in parents)
+    def matches(self, path: Text) -> bool:
+        """Whether the pattern matches `path` or one of the directories above it."""
+        if self.literal is not None:
+            return path.text == self.literal or path.text.startswith(self.literal + "/")
+        ends = advance(self.tokens, path, 1)
+        # a match ending where a `/` follows is a match of that parent directory
+        return bool(ends & ((path.char_mask("/") >> 1) | (1 << path.n)))
 
     def could_match_below(self, directory: str) -> bool:
         """Whether some path strictly inside `directory` may match (conservative)."""
@@ -150,7 +168,7 @@ class _Pattern:
                 return True
             if index >= len(parts):
                 return True
-            if not re.fullmatch(_translate(segment, whole_path=False), parts[index]):
+            if not full_match(_tokens(segment, whole_path=False), parts[index]):
                 return False
         return True
 
@@ -166,10 +184,11 @@ def _compile(pattern: str) -> _Pattern:
         if text.startswith("/"):
             text = text[1:]
     try:
-        regex = re.compile("^" + _translate(text, whole_path=True) + "$", re.DOTALL)
+        tokens = _tokens(text, whole_path=True)
     except re.error as exc:
         raise BuildError(f"syntax error in pattern: {pattern}: {exc}") from None
-    return _Pattern(text=text, exclusion=exclusion, regex=regex,
+    literal = None if _MAGIC.intersection(text) else text
+    return _Pattern(text=text, exclusion=exclusion, tokens=tokens, literal=literal,
                     segments=tuple(text.split("/")))
 
 
@@ -204,32 +223,32 @@ class IgnoreMatcher:
         """True when `path` (or a directory above it) is excluded from the context."""
         if not self._patterns:
             return False
-        path = _normalize_path(path)
-        parts = path.split("/")
-        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        return self._matches(Text(_normalize_path(path)))
+
+    __call__ = matches
+
+    def _matches(self, path: Text) -> bool:
         matched = False
         for pattern in self._patterns:
             if pattern.exclusion != matched:
                 continue  # only a pattern that could change the answer is tried
-            if pattern.matches(path, parents):
+            if pattern.matches(path):
                 matched = not pattern.exclusion
         return matched
 
-    __call__ = matches
-
     def can_skip_dir(self, path: str) -> bool:
         """True when `path` is excluded and nothing below it can be re-included."""
-        if not self.matches(path):
+        if not self._patterns:
             return False
-        path = _normalize_path(path)
-        parts = path.split("/")
-        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        text = Text(_normalize_path(path))
+        if not self._matches(text):
+            return False
         last_exclusion = -1
         for index, pattern in enumerate(self._patterns):
-            if not pattern.exclusion and pattern.matches(path, parents):
+            if not pattern.exclusion and pattern.matches(text):
                 last_exclusion = index
         for pattern in self._patterns[last_exclusion + 1:]:
-            if pattern.exclusion and pattern.could_match_below(path):
+            if pattern.exclusion and pattern.could_match_below(text.text):
                 return False
         return True
 

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+from minidock.dockerfile.globmatch import Lit, One, Star, Text, Token, advance, prefix_ends, reverse
 from minidock.errors import DockerfileError
 
 # unicode.IsSpace in Go: ASCII whitespace, NEL, NBSP and the Z categories.
@@ -342,51 +343,61 @@ class _Scanner:
             if self.lexer.skip_unset:
                 return "${" + name + "/" + pattern + "/" + replacement + "}"
             value = ""
-        regex = _glob_regex(pattern, True)
+        searcher = _Searcher(pattern, value)
         if replace_all:
-            return _replace_all(regex, value, replacement)
-        match = regex.search(value)
+            return _replace_all(searcher, value, replacement)
+        match = searcher.search(0)
         if match is None:
             return value
-        return value[:match.start()] + replacement + value[match.end():]
+        return value[:match[0]] + replacement + value[match[1]:]
 
 
 # ---- glob patterns ---------------------------------------------------------------
+# Matched by the linear engine in globmatch with the semantics of the regex
+# BuildKit makes of a pattern (leftmost match, `*` greedy or not, neither `*`
+# nor `?` crossing a newline), without the backtracking of a regex.
+
+_ANY = One("any", "\n")
+_RUN = Star("any", "\n")
+
 
 @lru_cache(maxsize=256)
-def _glob_regex(pattern: str, greedy: bool, anchored: bool = False) -> re.Pattern[str]:
-    """A shell pattern (`*`, `?`, backslash escapes; no brackets) as a regex."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
+def _glob_tokens(pattern: str) -> tuple[Token, ...]:
+    """A shell pattern (`*`, `?`, backslash escapes; no brackets) as match tokens."""
+    out: list[Token] = []
     i, n = 0, len(pattern)
     while i < n:
         ch = pattern[i]
         i += 1
         if ch == "*":
-            out.append(star)
+            out.append(_RUN)
         elif ch == "?":
-            out.append(".")
+            out.append(_ANY)
         elif ch == "\\":
             following = pattern[i] if i < n else ""
             if following in ("}", "/"):
                 continue  # `\}` and `\/` only protect the character inside ${}
             if following not in ("*", "?", "\\"):
-                shown = following or ""
                 raise _SyntaxError(
-                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{shown}'")
-            out.append("\\" + following)
+                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{following}'")
+            out.append(Lit(following))
             i += 1
         else:
-            out.append(re.escape(ch))
-    try:
-        return re.compile("".join(out))
-    except re.error as exc:  # pragma: no cover - every piece is escaped above
-        raise _SyntaxError(f"invalid pattern ({pattern}) in substitution: {exc}") from None
+            out.append(Lit(ch))
+    return tuple(out)
+
+
+def _prefix_end(pattern: str, value: str, longest: bool) -> int | None:
+    """Where the shortest (or longest) match of `pattern` at the start of `value` ends."""
+    ends = prefix_ends(_glob_tokens(pattern), Text(value))
+    if not ends:
+        return None
+    return ends.bit_length() - 1 if longest else (ends & -ends).bit_length() - 1
 
 
 def _trim_prefix(pattern: str, value: str, longest: bool) -> str:
-    match = _glob_regex(pattern, longest, True).match(value)
-    return value[match.end():] if match else value
+    end = _prefix_end(pattern, value, longest)
+    return value if end is None else value[end:]
 
 
 def _reverse_pattern(pattern: str) -> str:
@@ -409,17 +420,40 @@ def _trim_suffix(pattern: str, value: str, longest: bool) -> str:
     return trimmed[::-1]
 
 
-def _replace_all(regex: re.Pattern[str], value: str, replacement: str) -> str:
+class _Searcher:
+    """Leftmost, then longest, matches of a pattern in one value (what `${v/p/r}` replaces)."""
+
+    def __init__(self, pattern: str, value: str):
+        self.tokens = _glob_tokens(pattern)
+        self.backwards = reverse(self.tokens)
+        self.n = len(value)
+        self.text = Text(value)
+        self.reversed = Text(value[::-1])
+
+    def search(self, pos: int) -> tuple[int, int] | None:
+        """(start, end) of the first match starting at or after `pos`."""
+        n = self.n
+        # run backwards from every end at or after pos: what is reached is n - start
+        within = (2 << (n - pos)) - 1
+        starts = advance(self.backwards, self.reversed, within) & within
+        if not starts:
+            return None
+        start = n - (starts.bit_length() - 1)
+        end = advance(self.tokens, self.text, 1 << start).bit_length() - 1
+        return start, end
+
+
+def _replace_all(searcher: _Searcher, value: str, replacement: str) -> str:
     """Replace every non-overlapping match; an empty match right after a match is skipped."""
     out: list[str] = []
     last_end = 0
     search_pos = 0
     n = len(value)
     while search_pos <= n:
-        match = regex.search(value, search_pos)
+        match = searcher.search(search_pos)
         if match is None:
             break
-        start, end = match.span()
+        start, end = match
         out.append(value[last_end:start])
         if end > last_end or start == 0:
             out.append(replacement)
