@@ -1,0 +1,63 @@
+"""Dockerfile semantics where a real-world corpus found minidock apart from BuildKit."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+from build_helpers import add_image, build, busybox_files, files_of
+
+from minidock.builder import events as ev
+from minidock.builder.context import SourceNotFound
+from minidock.layer.compression import decompressing_reader
+from minidock.layer.entry import EntryKind
+from minidock.layer.tarstream import TarReader
+from minidock.store import Image, Store
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Path:
+    root = tmp_path / "ctx"
+    root.mkdir()
+    (root / "a.txt").write_text("A\n")
+    (root / "b.txt").write_text("B\n")
+    return root
+
+
+def layer_members(store: Store, image: Image, index: int = -1) -> dict[str, tuple[str, str]]:
+    """path -> (tar type, link name) of one of the image's layers, as stored."""
+    desc = image.layers[index]
+    with store.open_blob(desc) as blob:
+        return {m.path.rstrip("/"): (m.kind.value, m.linkname)
+                for m in TarReader(decompressing_reader(blob, desc.media_type))}
+
+
+def _tar(members: list[tuple[str, str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, link, data in members:
+            info = tarfile.TarInfo(name)
+            if link:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_duplicate_stage_names_warn_through_progress(store: Store, ctx: Path) -> None:
+    add_image(store, busybox_files(), tag="busybox:latest", dirs=("bin", "etc", "tmp"))
+    image, rec = build(store, ctx, "FROM busybox AS final\nCOPY a.txt /one\n"
+                                   "FROM busybox AS final\nCOPY b.txt /two\n")
+    tree = files_of(store, image)
+    assert "/two" in tree and "/one" not in tree
+    assert rec.of(ev.BuildWarning) == [ev.BuildWarning(
+        '[Warning] Dockerfile:3: duplicate stage name "final": stage names should be unique '
+        '(the later stage is used)')]
+    first, _ = build(store, ctx, "FROM busybox AS x\nCOPY a.txt /one\nFROM busybox AS x\n"
+                                 "COPY b.txt /two\nFROM scratch\nCOPY --from=x /two /\n",
+                     target="x")
+    assert "/two" in files_of(store, first) and "/one" not in files_of(store, first)
