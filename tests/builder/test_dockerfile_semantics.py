@@ -48,6 +48,17 @@ def _tar(members: list[tuple[str, str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
+def test_an_unmatched_wildcard_beside_other_sources_is_allowed(store: Store, ctx: Path) -> None:
+    image, _ = build(store, ctx, "FROM scratch\nCOPY a.txt nomatch* /d/\n")
+    tree = files_of(store, image)
+    assert tree["/d/a.txt"][4] == b"A\n"
+    assert [p for p in tree if p.startswith("/d/")] == ["/d/a.txt"]
+    with pytest.raises(SourceNotFound, match="no source files were specified"):
+        build(store, ctx, "FROM scratch\nCOPY nomatch* none?.txt /d/\n")
+    with pytest.raises(SourceNotFound, match="file not found in build context: missing"):
+        build(store, ctx, "FROM scratch\nCOPY a.txt missing nomatch* /d/\n")
+
+
 def test_workdir_is_created_for_the_user(store: Store, ctx: Path) -> None:
     add_image(store, busybox_files(), tag="busybox:latest", dirs=("bin", "etc", "tmp"))
     image, _ = build(store, ctx, "FROM busybox\nUSER app\nWORKDIR /created/dir\n"

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minidock.builder import pathmatch
+from minidock.builder.context import SourceNotFound
 from minidock.builder.imagefs import ImageFS
 from minidock.builder.sources import SourceMatch, SourceTree, match_sources
 from minidock.errors import BuildError
@@ -185,13 +187,22 @@ def plan_copy(tree: SourceTree | None, sources: Sequence[str | InlineFile], dest
     planner = _Planner(image, opts, instruction)
     dest_abs, as_dir = destination(dest, workdir)
     matched: list[SourceMatch | InlineFile] = []
+    unmatched: SourceNotFound | None = None
     for src in sources:
         if isinstance(src, InlineFile):
             matched.append(src)
         else:
             if tree is None:
                 raise BuildError(f"{instruction} failed: no source tree for {src}")
-            matched.extend(match_sources(tree, src, instruction))
+            try:
+                matched.extend(match_sources(tree, src, instruction))
+            except SourceNotFound as exc:
+                # BuildKit allows a wildcard that matches nothing beside other sources
+                if not pathmatch.has_magic(src):
+                    raise
+                unmatched = unmatched or exc
+    if unmatched is not None and not matched:
+        raise unmatched
     if not as_dir and image.is_dir(dest_abs):
         as_dir = True
     if len(matched) > 1 and not as_dir:
