@@ -59,6 +59,25 @@ def test_an_unmatched_wildcard_beside_other_sources_is_allowed(store: Store, ctx
         build(store, ctx, "FROM scratch\nCOPY a.txt missing nomatch* /d/\n")
 
 
+def test_copy_from_keeps_hard_links(store: Store, ctx: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("t/a")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+        link = tarfile.TarInfo("t/b")
+        link.type, link.linkname = tarfile.LNKTYPE, "t/a"
+        tar.addfile(link)
+    (ctx / "t.tar").write_bytes(buf.getvalue())
+    image, _ = build(store, ctx, "FROM scratch AS build\nADD t.tar /\nFROM scratch\n"
+                                 "COPY --from=build /t /t\nCOPY --from=build /t/b /c\n")
+    assert layer_members(store, image, -2)["t/b"] == (EntryKind.HARDLINK.value, "t/a")
+    assert layer_members(store, image, -2)["t/a"] == (EntryKind.FILE.value, "")
+    assert layer_members(store, image)["c"] == (EntryKind.FILE.value, "")  # alone: a file
+    tree = files_of(store, image)
+    assert tree["/t/b"][4] == tree["/c"][4] == b"x\n"
+
+
 def test_workdir_is_created_for_the_user(store: Store, ctx: Path) -> None:
     add_image(store, busybox_files(), tag="busybox:latest", dirs=("bin", "etc", "tmp"))
     image, _ = build(store, ctx, "FROM busybox\nUSER app\nWORKDIR /created/dir\n"

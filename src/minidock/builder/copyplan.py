@@ -71,6 +71,8 @@ class _Planner:
         self.instruction = instruction
         self.entries: dict[str, Entry] = {}
         self.hashes: dict[str, str] = {}
+        self._inodes: dict[tuple[int, int], Entry] = {}  # source inode -> its first entry
+        self._linked: dict[str, tuple[Entry, Entry]] = {}  # link path -> (alone, first)
 
     def _mtime(self, value: int) -> int:
         if self.opts.clamp is not None and value > self.opts.clamp:
@@ -112,7 +114,23 @@ class _Planner:
         entry.mtime = self._mtime(entry.mtime)
         if entry.kind is EntryKind.FILE:
             self.hashes[dest] = tree.file_sha256(rel, st)
+        if entry.kind is not EntryKind.DIR and st.st_nlink > 1:
+            # names of one inode stay hard links of each other, as BuildKit copies them
+            first = self._inodes.setdefault((st.st_dev, st.st_ino), entry)
+            if first.path != dest:
+                self._put(entry)
+                self._linked[dest] = (entry, first)
+                self.entries[dest] = Entry(dest, EntryKind.HARDLINK, linkname=first.path)
+                return
         self._put(entry)
+
+    def _settle_links(self) -> None:
+        """A hard link whose first name was replaced by a later source is a copy again."""
+        for path, (alone, first) in self._linked.items():
+            link = self.entries.get(path)
+            if link is not None and link.kind is EntryKind.HARDLINK and \
+                    self.entries.get(first.path) is not first:
+                self.entries[path] = alone
 
     def add_inline(self, item: InlineFile, dest: str) -> None:
         uid, gid = self.opts.owner or (0, 0)
@@ -159,6 +177,7 @@ class _Planner:
             self.add_tree_entry(tree, rel, st, f"{root}/{inner}" if root else inner)
 
     def digest(self) -> str:
+        self._settle_links()
         h = hashlib.sha256()
         for path in sorted(self.entries, key=sort_key):
             e = self.entries[path]
@@ -170,6 +189,7 @@ class _Planner:
         return h.hexdigest()
 
     def sorted_entries(self) -> list[Entry]:
+        self._settle_links()
         return [self.entries[p] for p in sorted(self.entries, key=sort_key)]
 
 
