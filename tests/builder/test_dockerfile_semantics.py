@@ -34,6 +34,17 @@ def layer_members(store: Store, image: Image, index: int = -1) -> dict[str, tupl
                 for m in TarReader(decompressing_reader(blob, desc.media_type))}
 
 
+def test_an_unmatched_wildcard_beside_other_sources_is_allowed(store: Store, ctx: Path) -> None:
+    image, _ = build(store, ctx, "FROM scratch\nCOPY a.txt nomatch* /d/\n")
+    tree = files_of(store, image)
+    assert tree["/d/a.txt"][4] == b"A\n"
+    assert [p for p in tree if p.startswith("/d/")] == ["/d/a.txt"]
+    with pytest.raises(SourceNotFound, match="no source files were specified"):
+        build(store, ctx, "FROM scratch\nCOPY nomatch* none?.txt /d/\n")
+    with pytest.raises(SourceNotFound, match="file not found in build context: missing"):
+        build(store, ctx, "FROM scratch\nCOPY a.txt missing nomatch* /d/\n")
+
+
 def _tar(members: list[tuple[str, str, bytes]]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -48,15 +59,32 @@ def _tar(members: list[tuple[str, str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def test_an_unmatched_wildcard_beside_other_sources_is_allowed(store: Store, ctx: Path) -> None:
-    image, _ = build(store, ctx, "FROM scratch\nCOPY a.txt nomatch* /d/\n")
+def test_add_tar_resolves_member_paths_through_its_links_inside_the_destination(
+        store: Store, ctx: Path) -> None:
+    (ctx / "t.tar").write_bytes(_tar([("up", "..", b""), ("up/etc/f", "", b"f\n"),
+                                      ("abs", "/sub2", b""), ("abs/g", "", b"g\n")]))
+    image, _ = build(store, ctx, "FROM scratch\nADD t.tar /sub\n")
     tree = files_of(store, image)
-    assert tree["/d/a.txt"][4] == b"A\n"
-    assert [p for p in tree if p.startswith("/d/")] == ["/d/a.txt"]
-    with pytest.raises(SourceNotFound, match="no source files were specified"):
-        build(store, ctx, "FROM scratch\nCOPY nomatch* none?.txt /d/\n")
-    with pytest.raises(SourceNotFound, match="file not found in build context: missing"):
-        build(store, ctx, "FROM scratch\nCOPY a.txt missing nomatch* /d/\n")
+    # `..` from the destination stays in it; an absolute target starts at it
+    assert tree["/sub/etc/f"][4] == b"f\n"
+    assert tree["/sub/sub2/g"][4] == b"g\n"
+    assert tree["/sub/up"] == ("l", None, 0, 0, "..")
+    assert tree["/sub/abs"] == ("l", None, 0, 0, "/sub2")
+    members = layer_members(store, image)
+    assert "sub/up/etc/f" not in members and "sub/abs/g" not in members
+    assert members["sub/etc/f"][0] == EntryKind.FILE.value
+
+
+def test_add_tar_follows_the_images_symlinks_below_the_destination(store: Store,
+                                                                  ctx: Path) -> None:
+    add_image(store, {"opt/lib": "real", "opt/real/keep": b"k\n"}, tag="linked:1",
+              dirs=("opt", "opt/real"))
+    (ctx / "t.tar").write_bytes(_tar([("lib/new", "", b"n\n")]))
+    image, _ = build(store, ctx, "FROM linked:1\nADD t.tar /opt/\n")
+    tree = files_of(store, image)
+    assert tree["/opt/lib"] == ("l", None, 0, 0, "real")
+    assert tree["/opt/real/new"][4] == b"n\n" and tree["/opt/real/keep"][4] == b"k\n"
+    assert set(layer_members(store, image)) == {"opt", "opt/real", "opt/real/new"}
 
 
 def test_copy_from_keeps_hard_links(store: Store, ctx: Path) -> None:

@@ -392,7 +392,7 @@ class _Build:
                 sources.append(src)
         expand = None
         if effect.is_add and effect.unpack is not False:
-            expand = ArchiveExpander(self.scratch / "archives", instruction)
+            expand = ArchiveExpander(self.scratch / "archives", instruction, image=dest_image)
         return plan_copy(tree, sources, effect.dest, workdir="/", image=dest_image,
                          opts=opts, instruction=instruction, expand=expand)
 

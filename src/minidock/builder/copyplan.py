@@ -258,6 +258,7 @@ def plan_copy(tree: SourceTree | None, sources: Sequence[str | InlineFile], dest
                 planner.ensure_dir(root if target is None else target)
                 for entry in expanded:
                     entry.mtime = planner._mtime(entry.mtime)
+                    planner.ensure_dir(posixpath.dirname(entry.path))
                     planner._put(entry)
                     if entry.kind is EntryKind.FILE and isinstance(entry.source, str):
                         planner.hashes[entry.path] = _hash_file(entry.source)
