@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from build_helpers import add_image, build, busybox_files, files_of
 
 from minidock.builder import events as ev
+from minidock.builder import parse_secret, parse_ssh
 from minidock.builder.context import SourceNotFound
+from minidock.errors import UsageError
 from minidock.layer.compression import decompressing_reader
 from minidock.layer.entry import EntryKind
 from minidock.layer.tarstream import TarReader
@@ -132,3 +135,26 @@ def test_duplicate_stage_names_warn_through_progress(store: Store, ctx: Path) ->
                                  "COPY b.txt /two\nFROM scratch\nCOPY --from=x /two /\n",
                      target="x")
     assert "/two" in files_of(store, first) and "/one" not in files_of(store, first)
+
+
+def test_secret_and_ssh_values(tmp_path: Path) -> None:
+    agent = str(tmp_path / "agent.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(agent)
+    server.close()  # a socket file is all parse_ssh looks at
+    (tmp_path / "f").write_bytes(b"from file")
+    env = {"TOK": "from env", "SSH_AUTH_SOCK": agent}
+    assert parse_secret(f"id=a,src={tmp_path / 'f'}", env) == ("a", b"from file")
+    assert parse_secret("id=a,env=TOK", env) == ("a", b"from env")
+    assert parse_secret("id=TOK", env) == ("TOK", b"from env")
+    assert parse_secret("id=a,type=env,src=TOK", env) == ("a", b"from env")
+    assert parse_ssh("default", env) == ("default", agent)
+    assert parse_ssh(f"gh={agent}", env) == ("gh", agent)
+    for bad, message in [("src=x", "an id is required"), ("id=a,env=NOPE", "NOPE is not set"),
+                         ("id=a,bogus=1", "unexpected key 'bogus'")]:
+        with pytest.raises(UsageError, match=message):
+            parse_secret(bad, env)
+    with pytest.raises(UsageError, match="SSH_AUTH_SOCK is not set"):
+        parse_ssh("default", {})
+    with pytest.raises(UsageError, match="is not an ssh agent socket"):
+        parse_ssh(f"k={tmp_path / 'f'}", env)

@@ -585,10 +585,11 @@ def _run_env(state: StageState, ctx: BuildContext) -> tuple[list[str], list[str]
     return env, sorted(shown), in_scope
 
 
-def _resolve_mount(spec: str, state: StageState, ctx: BuildContext, ins: Run) -> Mount:
+def _resolve_mount(spec: str, state: StageState, ctx: BuildContext, ins: Run,
+                   ssh_index: int) -> Mount:
     expand = _expander(state, ctx, ins)
     try:
-        mount = resolve_defaults(parse_mount(spec, expand), state.workdir)
+        mount = resolve_defaults(parse_mount(spec, expand), state.workdir, ssh_index=ssh_index)
     except MountError as exc:
         raise ctx.error(str(exc), ins) from None
     if mount.from_ref and mount.type in ("bind", "cache"):
@@ -602,7 +603,11 @@ def _resolve_mount(spec: str, state: StageState, ctx: BuildContext, ins: Run) ->
 
 
 def _run(ins: Run, state: StageState, ctx: BuildContext) -> Step:
-    mounts = tuple(_resolve_mount(spec, state, ctx, ins) for spec in ins.mounts)
+    resolved: list[Mount] = []
+    for spec in ins.mounts:
+        ssh_index = sum(1 for m in resolved if m.type == "ssh")
+        resolved.append(_resolve_mount(spec, state, ctx, ins, ssh_index))
+    mounts = tuple(resolved)
     command = ins.command
     files: tuple[InlineFile, ...] = ()
     if ins.heredocs:
