@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import subprocess
 import sys
 import tarfile
@@ -15,9 +16,9 @@ import pytest
 from minidock.store.store import Image, Store
 
 
-def minidock(store: Store, *args: str, stdin: bytes | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MINIDOCK_ROOT": str(store.root)}
+def minidock(store: Store, *args: str, stdin: bytes | None = None, cwd: Path | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {}), "MINIDOCK_ROOT": str(store.root)}
     env.pop("SOURCE_DATE_EPOCH", None)
     return subprocess.run([sys.executable, "-m", "minidock", *args], input=stdin,
                           capture_output=True, env=env, cwd=cwd, check=False,
@@ -102,6 +103,39 @@ def test_unused_build_arg_warning(store: Store, busybox: Image, ctx: Path) -> No
     result = minidock(store, "build", "--build-arg", "FOO=1", str(ctx))
     assert result.returncode == 0
     assert "[Warning] One or more build-args [FOO] were not consumed" in result.stdout
+
+
+def test_duplicate_stage_name_warning(store: Store, busybox: Image, ctx: Path) -> None:
+    (ctx / "Dockerfile").write_text("FROM busybox AS x\nFROM busybox AS x\nEXPOSE 1\n")
+    result = minidock(store, "build", str(ctx))
+    assert result.returncode == 0, result.stderr
+    assert ('[Warning] Dockerfile:2: duplicate stage name "x": stage names should be unique '
+            '(the later stage is used)') in result.stdout.splitlines()
+
+
+def test_secret_and_ssh_flags(store: Store, busybox: Image, ctx: Path, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("RUN needs root here")
+    (tmp_path / "tok").write_text("from-file")
+    agent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    agent.bind(str(tmp_path / "agent.sock"))
+    agent.listen(1)
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\nRUN --mount=type=secret,id=a --mount=type=secret,id=b,env=B "
+        "--mount=type=ssh echo \"$(cat /run/secrets/a) $B\" && test -S $SSH_AUTH_SOCK\n")
+    try:
+        result = minidock(store, "build", "--secret", f"id=a,src={tmp_path / 'tok'}",
+                          "--secret", "id=b,env=SECRET_B", "--ssh", "default", str(ctx),
+                          env={"SECRET_B": "from-env",
+                               "SSH_AUTH_SOCK": str(tmp_path / "agent.sock")})
+    finally:
+        agent.close()
+    assert result.returncode == 0, result.stderr
+    assert "from-file from-env" in result.stdout.splitlines()
+    bad = minidock(store, "build", "--secret", "id=a,src=/nonexistent", str(ctx))
+    assert bad.returncode != 0
+    assert bad.stderr.strip() == ("Error: secret a: cannot read /nonexistent: "
+                                  "No such file or directory")
 
 
 def test_builder_prune(store: Store, busybox: Image, ctx: Path) -> None:

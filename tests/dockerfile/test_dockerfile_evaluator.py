@@ -586,3 +586,20 @@ def test_copy_effect_from_add_keeps_add_flags() -> None:
     assert isinstance(effect, CopyEffect)
     assert (effect.is_add, effect.checksum, effect.unpack, effect.keep_git_dir) == (
         True, digest, False, None)
+
+
+def test_absolute_workdir_keeps_its_trailing_slash() -> None:
+    # BuildKit and buildah keep `WORKDIR /tmp/` as written; a relative one is joined
+    result = last("FROM a\nWORKDIR /tmp/\nRUN pwd\nWORKDIR sub/\n")
+    assert result.steps[0].state.config["WorkingDir"] == "/tmp/"
+    assert result.steps[0].history == "/bin/sh -c #(nop) WORKDIR /tmp/"
+    assert result.steps[0].effects == (WorkdirEffect("/tmp", ""),)
+    assert result.state.config["WorkingDir"] == "/tmp/sub"
+
+
+def test_ssh_mounts_are_numbered_per_run() -> None:
+    result = last("FROM a\nRUN --mount=type=ssh --mount=type=cache,target=/c "
+                  "--mount=type=ssh,id=gh true\n")
+    targets = [(m.type, m.id, m.target) for m in run_effect(result.steps[0]).mounts]
+    assert targets == [("ssh", "default", "/run/buildkit/ssh_agent.0"),
+                       ("cache", "/c", "/c"), ("ssh", "gh", "/run/buildkit/ssh_agent.1")]

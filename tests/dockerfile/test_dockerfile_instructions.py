@@ -282,3 +282,15 @@ def test_mount_errors(spec: str, message: str) -> None:
 def test_mount_target_is_required_except_for_secrets() -> None:
     with pytest.raises(MountError, match="mount target is required for type=cache"):
         resolve_defaults(parse_mount("type=cache,id=x"), "/")
+
+
+def test_ssh_mount_defaults() -> None:
+    # BuildKit: id "default", target /run/buildkit/ssh_agent.N numbered per RUN, optional
+    plain = resolve_defaults(parse_mount("type=ssh"), "/")
+    assert (plain.id, plain.target, plain.required) == (
+        "default", "/run/buildkit/ssh_agent.0", False)
+    second = resolve_defaults(parse_mount("type=ssh,id=gh,required,mode=0600"), "/", ssh_index=1)
+    assert (second.id, second.target, second.required, second.mode) == (
+        "gh", "/run/buildkit/ssh_agent.1", True, 0o600)
+    with pytest.raises(MountError, match="ssh mount should not have a from"):
+        parse_mount("type=ssh,from=x")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from minidock.dockerfile import Arg, Dockerfile, Platform, Run, ScratchBase, Workdir, load
+from minidock.dockerfile import (
+    Arg,
+    Dockerfile,
+    Platform,
+    Run,
+    ScratchBase,
+    StageBase,
+    Workdir,
+    load,
+)
 from minidock.errors import DockerfileError
 
 
@@ -40,11 +49,16 @@ def test_a_file_of_only_args_has_no_stages() -> None:
         load(b"ARG A\nARG B\n")
 
 
-def test_duplicate_stage_names_are_rejected() -> None:
-    with pytest.raises(DockerfileError) as info:
-        load(b"FROM a AS x\nFROM b AS X\n")
-    assert info.value.line == 2
-    assert 'duplicate stage name "x"' in str(info.value)
+def test_duplicate_stage_names_warn_and_the_later_wins() -> None:
+    # BuildKit: a repeated name is a lint warning; FROM/--target use the latest definition
+    df = load(b"FROM a AS x\nFROM x AS y\nFROM b AS X\nFROM x\n")
+    assert df.stage("x").index == 2
+    plan = df.plan()
+    bases = {p.stage.index: p.base for p in df.plan("y").stages}
+    assert bases[1] == StageBase(0)  # the definition before it
+    assert {p.stage.index: p.base for p in plan.stages}[3] == StageBase(2)
+    assert plan.warnings == ('[Warning] Dockerfile:3: duplicate stage name "x": stage names '
+                             'should be unique (the later stage is used)',)
 
 
 def test_unknown_stage_lookups() -> None:

@@ -5,6 +5,7 @@ What other modules use:
 - `build_image(store, context, dockerfile_bytes, BuildOptions(...), progress=..., executor=...)
   -> BuildResult` (`.image`, `.image_id`, `.tags`);
 - `prune_build_cache(store) -> bytes reclaimed`;
+- `parse_secret` / `parse_ssh`: `--secret` and `--ssh` values for `BuildOptions.secrets`/`.ssh`;
 - progress events in `minidock.builder.events`; `Executor` for RUN in `minidock.builder.executor`.
 """
 
@@ -17,6 +18,7 @@ from minidock.builder.builder import (
     source_date_epoch_from_env,
 )
 from minidock.builder.context import BuildContext, Dockerfile, IgnoreRules, open_context
+from minidock.builder.secrets import parse_secret, parse_ssh
 
 __all__ = [
     "BuildContext",
@@ -27,6 +29,8 @@ __all__ = [
     "RunFailed",
     "build_image",
     "open_context",
+    "parse_secret",
+    "parse_ssh",
     "prune_build_cache",
     "source_date_epoch_from_env",
 ]

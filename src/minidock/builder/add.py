@@ -3,8 +3,12 @@
 A local source that is a tar archive (plain, gzip, bzip2, xz or zstd, told by
 its content, not its name) is unpacked into the destination directory with the
 archive's own owners and modes. Member paths are cleaned so none can climb out
-of the destination; content is staged in private temp files because layer
-entries stream from files. Anything that is not a tar is copied as it is.
+of the destination, and their directories are resolved through the symlinks
+the archive made earlier or the image has there, with the destination as the
+root (Docker unpacks chrooted into it): `up -> ..` then `up/etc/f` writes
+`etc/f`, and no layer entry's path crosses a symlink. Content is staged in
+private temp files because layer entries stream from files. Anything that is
+not a tar is copied as it is.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import gzip
 import hashlib
 import io
 import lzma
+import os
 import posixpath
+import stat
 from pathlib import Path
 
 import zstandard
 
 from minidock.builder.copyplan import CopyOptions, InlineFile
+from minidock.builder.imagefs import MAX_SYMLINK_HOPS, ImageFS
 from minidock.builder.sources import SourceMatch, SourceTree
 from minidock.digest import Digest
 from minidock.errors import BuildError, DigestError, LayerError
@@ -82,12 +89,83 @@ def is_archive(path: Path) -> bool:
     return _looks_like_tar(head)
 
 
-class ArchiveExpander:
-    """The copyplan Expander for ADD: unpacks archives, declines other files."""
+class _Unpacked:
+    """Paths below an ADD destination, resolved with the destination as the root.
 
-    def __init__(self, scratch: Path, instruction: str = "ADD"):
+    What the archive put at a path so far wins over the image's file there.
+    """
+
+    def __init__(self, image: ImageFS | None, root: str, instruction: str):
+        self.image = image
+        self.root = root
+        self.instruction = instruction
+        self.kinds: dict[str, EntryKind] = {}
+        self.links: dict[str, str] = {}
+
+    def _link_target(self, rel: str) -> str | None:
+        if rel in self.kinds:
+            return self.links.get(rel)
+        if self.image is None:
+            return None
+        hit = self.image.lstat(f"/{self.root}/{rel}" if self.root else f"/{rel}")
+        if hit is None or not stat.S_ISLNK(hit[1].st_mode):
+            return None
+        return os.readlink(hit[0])
+
+    def resolve(self, inner: str) -> str:
+        """`inner` with its directories' symlinks followed (the last name is not)."""
+        parts = inner.split("/")
+        resolved: list[str] = []
+        hops = 0
+        while parts:
+            name = parts.pop(0)
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            if not parts:
+                resolved.append(name)
+                break
+            target = self._link_target("/".join([*resolved, name]))
+            if target is None:
+                resolved.append(name)
+                continue
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                raise BuildError(f"{self.instruction} failed: too many levels of symbolic "
+                                 f"links: {inner}")
+            if target.startswith("/"):
+                resolved = []
+            parts = target.split("/") + parts
+        return "/".join(resolved)
+
+    def record(self, rel: str, entry: Entry) -> None:
+        if entry.kind is not EntryKind.DIR:
+            below = rel + "/"
+            for name in [n for n in self.kinds if n.startswith(below)]:
+                del self.kinds[name]
+                self.links.pop(name, None)
+        self.kinds[rel] = entry.kind
+        if entry.kind is EntryKind.SYMLINK:
+            self.links[rel] = entry.linkname
+        else:
+            self.links.pop(rel, None)
+
+
+class ArchiveExpander:
+    """The copyplan Expander for ADD: unpacks archives, declines other files.
+
+    `image` is the destination image, whose symlinks below the destination
+    the archive's paths resolve through.
+    """
+
+    def __init__(self, scratch: Path, instruction: str = "ADD", *,
+                 image: ImageFS | None = None):
         self.scratch = scratch
         self.instruction = instruction
+        self.image = image
         self._count = 0
 
     def __call__(self, tree: SourceTree, match: SourceMatch, root: str,
@@ -106,6 +184,7 @@ class ArchiveExpander:
                 name: str) -> list[Entry]:
         self.scratch.mkdir(parents=True, exist_ok=True)
         out: list[Entry] = []
+        unpacked = _Unpacked(self.image, root, self.instruction)
         reader = TarReader(stream)
         for member in reader:
             inner = clean_path(member.path)
@@ -114,6 +193,9 @@ class ArchiveExpander:
             base = posixpath.basename(inner)
             if base.startswith(".wh."):
                 continue  # whiteouts mean nothing outside a layer
+            inner = unpacked.resolve(inner)
+            if not inner:
+                continue  # the destination itself
             path = f"{root}/{inner}" if root else inner
             entry = Entry(path, member.kind, member.mode & 0o7777, member.uid, member.gid,
                           member.mtime, xattrs=dict(member.xattrs))
@@ -131,7 +213,7 @@ class ArchiveExpander:
                 entry.size = size
                 entry.source = str(staged)
             elif member.kind is EntryKind.HARDLINK:
-                target = clean_path(member.linkname)
+                target = unpacked.resolve(clean_path(member.linkname))
                 if not target:
                     raise BuildError(f"{self.instruction} failed: bad hardlink in {name}: "
                                      f"{member.path}")
@@ -141,6 +223,7 @@ class ArchiveExpander:
                 entry.mode = 0o777
             elif member.kind in (EntryKind.CHAR, EntryKind.BLOCK):
                 entry.devmajor, entry.devminor = member.devmajor, member.devminor
+            unpacked.record(inner, entry)
             out.append(entry)
         return out
 

@@ -35,7 +35,7 @@ from minidock.builder.copyplan import CopyOptions, CopyPlan, InlineFile, plan_co
 from minidock.builder.executor import Executor, RunMount, RunRequest, SandboxExecutor
 from minidock.builder.imageconfig import BuildClock, child_config, scratch_config
 from minidock.builder.imagefs import ImageFS
-from minidock.builder.owners import resolve_chown
+from minidock.builder.owners import resolve_chown, resolve_user
 from minidock.builder.sources import ContextTree, ImageTree, SourceTree
 from minidock.digest import Digest
 from minidock.dockerfile import (
@@ -81,6 +81,8 @@ class BuildOptions:
     network: str | None = None  # RUN network when the step says "default": host unless set
     compression: str = "zstd"
     source_date_epoch: int | None = None
+    secrets: dict[str, bytes] = field(default_factory=dict)  # id -> content (--secret)
+    ssh: dict[str, str] = field(default_factory=dict)  # id -> agent socket (--ssh)
 
 
 @dataclass(frozen=True)
@@ -337,14 +339,15 @@ class _Build:
                        ) -> tuple[Any, Digest] | None:
         """A layer creating the working directory, or None when it already exists.
 
-        The directory and missing parents are root-owned 0755 whatever USER is,
-        as the classic builder and buildah make them.
+        The directory and missing parents are 0755 and owned by USER (root when
+        unset), as BuildKit and buildah make them.
         """
         fs = self.image_fs(parent)
         if fs.is_dir(effect.path):
             return None
+        owner = resolve_user(effect.user, fs) if effect.user else None
         entries = plan_mkdir(effect.path, image=fs,
-                             opts=CopyOptions(now=self.clock.now(),
+                             opts=CopyOptions(owner=owner, now=self.clock.now(),
                                               clamp=self.options.source_date_epoch))
         return self.committer.layer_from_entries(entries)
 
@@ -393,7 +396,7 @@ class _Build:
                 sources.append(src)
         expand = None
         if effect.is_add and effect.unpack is not False:
-            expand = ArchiveExpander(self.scratch / "archives", instruction)
+            expand = ArchiveExpander(self.scratch / "archives", instruction, image=dest_image)
         return plan_copy(tree, sources, effect.dest, workdir="/", image=dest_image,
                          opts=opts, instruction=instruction, expand=expand)
 
@@ -410,22 +413,17 @@ class _Build:
         return self._commit(parent, config, step.created_by(source_hash), layer, key, author)
 
     # ---- RUN ------------------------------------------------------------------------------
-    def _mounts(self, effect: RunEffect, fs: ImageFS) -> tuple[list[RunMount], list[str],
-                                                               dict[str, str]]:
+    def _mounts(self, effect: RunEffect, fs: ImageFS) -> _RunMounts:
         """Host sources for RUN --mount (and heredoc scripts), the mount targets the
-        image lacks, and digests of bound content for the cache key."""
-        mounts: list[RunMount] = []
-        scratch_paths: list[str] = []
-        digests: dict[str, str] = {}
+        image lacks, digests of bound content for the cache key, and the variables
+        secret and ssh mounts set."""
+        out = _RunMounts()
+        mounts, digests = out.mounts, out.digests
         for mount in effect.mounts:
-            if mount.type == "secret" or mount.type == "ssh":
-                if mount.required:
-                    raise BuildError(f"RUN --mount=type={mount.type}: no {mount.type} was "
-                                     "given to this build")
-                continue
-            if not fs.exists(mount.target):
-                scratch_paths.append(mount.target)
-            if mount.type == "cache":
+            if mount.type in ("secret", "ssh"):
+                if not self._optional_mount(mount, out):
+                    continue
+            elif mount.type == "cache":
                 mounts.append(RunMount(self._cache_mount_dir(mount), mount.target, False))
             elif mount.type == "tmpfs":
                 path = Path(tempfile.mkdtemp(prefix="tmpfs-", dir=self.scratch))
@@ -434,12 +432,50 @@ class _Build:
                 source, digest = self._bind_source(mount)
                 digests[mount.target] = digest
                 mounts.append(RunMount(source, mount.target, not _writable(mount)))
+            if not fs.exists(mount.target):
+                out.scratch_paths.append(mount.target)
         for inline in effect.files:
             path = self.scratch / f"script-{hashlib.sha256(inline.data).hexdigest()[:16]}"
             path.write_bytes(inline.data)
             os.chmod(path, inline.mode)
             mounts.append(RunMount(path, inline.path, True))
-        return mounts, scratch_paths, digests
+        return out
+
+    def _optional_mount(self, mount: Mount, out: _RunMounts) -> bool:
+        """Add a secret or ssh mount given to the build; False when it is not mounted.
+
+        One the build was not given is skipped unless `required`, as in BuildKit.
+        A secret is a private read-only file (0400 root unless mode/uid/gid say
+        otherwise) or only a variable (`env=`); its content never reaches a
+        layer or the cache key.
+        """
+        given: bytes | str | None = (self.options.secrets if mount.type == "secret"
+                                     else self.options.ssh).get(mount.id)
+        if given is None:
+            if mount.required:
+                what = "secret" if mount.type == "secret" else "ssh agent"
+                raise BuildError(f"RUN --mount=type={mount.type}: no {what} with id "
+                                 f"{mount.id!r} was given to this build")
+            return False
+        if isinstance(given, str):  # an agent socket
+            out.mounts.append(RunMount(Path(given), mount.target, False))
+            out.env.append(f"SSH_AUTH_SOCK={mount.target}")
+            return True
+        if mount.env:
+            out.env.append(f"{mount.env}={given.decode('utf-8', 'surrogateescape')}")
+        if not mount.target:
+            return False
+        secrets_dir = self.scratch / "secrets"
+        secrets_dir.mkdir(mode=0o700, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=secrets_dir)
+        with os.fdopen(fd, "wb") as f:
+            f.write(given)
+        path = Path(name)
+        if not self.rootless:
+            os.chown(path, mount.uid or 0, mount.gid or 0)
+        os.chmod(path, mount.mode if mount.mode is not None else 0o400)
+        out.mounts.append(RunMount(path, mount.target, True))
+        return True
 
     def _cache_mount_dir(self, mount: Mount) -> Path:
         """`RUN --mount=type=cache`: a directory kept in the store between builds."""
@@ -485,8 +521,8 @@ class _Build:
     def _run_step(self, step: Step, effect: RunEffect, parent: StepImage | None,
                   parent_id: str, config: dict[str, Any], author: str | None) -> StepImage:
         fs = self.image_fs(parent)
-        mounts, scratch_paths, digests = self._mounts(effect, fs)
-        key = step_key(parent_id, step.cache_text(), extra=digests)
+        bound = self._mounts(effect, fs)
+        key = step_key(parent_id, step.cache_text(), extra=bound.digests)
         hit = self._cached(key)
         if hit is not None:
             self.progress(ev.CacheHit())
@@ -494,10 +530,10 @@ class _Build:
         network = effect.network
         if network == "default":
             network = self.options.network or DEFAULT_RUN_NETWORK
-        request = RunRequest(argv=list(effect.argv), env=list(effect.env), cwd=effect.workdir,
-                             user=effect.user, layers=self.layer_dirs(parent),
-                             network=network,
-                             mounts=mounts, scratch_paths=scratch_paths)
+        request = RunRequest(argv=list(effect.argv), env=[*effect.env, *bound.env],
+                             cwd=effect.workdir, user=effect.user,
+                             layers=self.layer_dirs(parent), network=network,
+                             mounts=bound.mounts, scratch_paths=bound.scratch_paths)
         container = self.executor.create(request)
         try:
             short = container.id[:12]
@@ -512,6 +548,16 @@ class _Build:
             container.remove()
         self.progress(ev.ContainerRemoved(short))
         return self._commit(parent, config, step.created_by(), layer, key, author)
+
+
+@dataclass
+class _RunMounts:
+    """What a RUN step's mounts add to its container, and digests for its cache key."""
+
+    mounts: list[RunMount] = field(default_factory=list)
+    scratch_paths: list[str] = field(default_factory=list)  # targets the image lacks
+    digests: dict[str, str] = field(default_factory=dict)
+    env: list[str] = field(default_factory=list)
 
 
 def _has_triggers(image: StepImage) -> bool:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minidock.builder import pathmatch
+from minidock.builder.context import SourceNotFound
 from minidock.builder.imagefs import ImageFS
 from minidock.builder.sources import SourceMatch, SourceTree, match_sources
 from minidock.errors import BuildError
@@ -69,6 +71,8 @@ class _Planner:
         self.instruction = instruction
         self.entries: dict[str, Entry] = {}
         self.hashes: dict[str, str] = {}
+        self._inodes: dict[tuple[int, int], Entry] = {}  # source inode -> its first entry
+        self._linked: dict[str, tuple[Entry, Entry]] = {}  # link path -> (alone, first)
 
     def _mtime(self, value: int) -> int:
         if self.opts.clamp is not None and value > self.opts.clamp:
@@ -110,7 +114,23 @@ class _Planner:
         entry.mtime = self._mtime(entry.mtime)
         if entry.kind is EntryKind.FILE:
             self.hashes[dest] = tree.file_sha256(rel, st)
+        if entry.kind is not EntryKind.DIR and st.st_nlink > 1:
+            # names of one inode stay hard links of each other, as BuildKit copies them
+            first = self._inodes.setdefault((st.st_dev, st.st_ino), entry)
+            if first.path != dest:
+                self._put(entry)
+                self._linked[dest] = (entry, first)
+                self.entries[dest] = Entry(dest, EntryKind.HARDLINK, linkname=first.path)
+                return
         self._put(entry)
+
+    def _settle_links(self) -> None:
+        """A hard link whose first name was replaced by a later source is a copy again."""
+        for path, (alone, first) in self._linked.items():
+            link = self.entries.get(path)
+            if link is not None and link.kind is EntryKind.HARDLINK and \
+                    self.entries.get(first.path) is not first:
+                self.entries[path] = alone
 
     def add_inline(self, item: InlineFile, dest: str) -> None:
         uid, gid = self.opts.owner or (0, 0)
@@ -157,6 +177,7 @@ class _Planner:
             self.add_tree_entry(tree, rel, st, f"{root}/{inner}" if root else inner)
 
     def digest(self) -> str:
+        self._settle_links()
         h = hashlib.sha256()
         for path in sorted(self.entries, key=sort_key):
             e = self.entries[path]
@@ -168,6 +189,7 @@ class _Planner:
         return h.hexdigest()
 
     def sorted_entries(self) -> list[Entry]:
+        self._settle_links()
         return [self.entries[p] for p in sorted(self.entries, key=sort_key)]
 
 
@@ -185,13 +207,22 @@ def plan_copy(tree: SourceTree | None, sources: Sequence[str | InlineFile], dest
     planner = _Planner(image, opts, instruction)
     dest_abs, as_dir = destination(dest, workdir)
     matched: list[SourceMatch | InlineFile] = []
+    unmatched: SourceNotFound | None = None
     for src in sources:
         if isinstance(src, InlineFile):
             matched.append(src)
         else:
             if tree is None:
                 raise BuildError(f"{instruction} failed: no source tree for {src}")
-            matched.extend(match_sources(tree, src, instruction))
+            try:
+                matched.extend(match_sources(tree, src, instruction))
+            except SourceNotFound as exc:
+                # BuildKit allows a wildcard that matches nothing beside other sources
+                if not pathmatch.has_magic(src):
+                    raise
+                unmatched = unmatched or exc
+    if unmatched is not None and not matched:
+        raise unmatched
     if not as_dir and image.is_dir(dest_abs):
         as_dir = True
     if len(matched) > 1 and not as_dir:
@@ -227,6 +258,7 @@ def plan_copy(tree: SourceTree | None, sources: Sequence[str | InlineFile], dest
                 planner.ensure_dir(root if target is None else target)
                 for entry in expanded:
                     entry.mtime = planner._mtime(entry.mtime)
+                    planner.ensure_dir(posixpath.dirname(entry.path))
                     planner._put(entry)
                     if entry.kind is EntryKind.FILE and isinstance(entry.source, str):
                         planner.hashes[entry.path] = _hash_file(entry.source)

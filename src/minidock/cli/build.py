@@ -103,18 +103,25 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--iidfile", metavar="FILE", help="Write the image ID to this file.")
 @click.option("--compression", type=click.Choice(["zstd", "gzip", "none"]), default=None,
               help="Layer compression (default: $MINIDOCK_COMPRESSION or zstd).")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID[,src=FILE|,env=VAR]",
+              help="A secret for RUN --mount=type=secret; may be repeated.")
+@click.option("--ssh", "ssh", multiple=True, metavar="default|ID=SOCKET",
+              help="An ssh agent for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK).")
 @click.argument("path", metavar="PATH|-")
 @click.pass_obj
 def build(settings: Settings, tags: tuple[str, ...], dockerfile: str | None,
           build_args: tuple[str, ...], target: str | None, no_cache: bool, pull: bool,
           quiet: bool, labels: tuple[str, ...], network: str | None, iidfile: str | None,
-          compression: str | None, path: str) -> None:
+          compression: str | None, secrets: tuple[str, ...], ssh: tuple[str, ...],
+          path: str) -> None:
     """Build an image from a Dockerfile."""
     from minidock.builder import (
         BuildOptions,
         RunFailed,
         build_image,
         open_context,
+        parse_secret,
+        parse_ssh,
         source_date_epoch_from_env,
     )
     from minidock.store.store import Store
@@ -128,7 +135,9 @@ def build(settings: Settings, tags: tuple[str, ...], dockerfile: str | None,
     options = BuildOptions(
         tags=list(tags), build_args=_build_args(build_args), target=target, no_cache=no_cache,
         pull=pull, labels=_labels(labels), network=None if network == "default" else network,
-        compression=settings.compression, source_date_epoch=source_date_epoch_from_env())
+        compression=settings.compression, source_date_epoch=source_date_epoch_from_env(),
+        secrets=dict(parse_secret(spec) for spec in secrets),
+        ssh=dict(parse_ssh(spec) for spec in ssh))
     context, found = open_context(path, dockerfile, stdin=sys.stdin.buffer,
                                   tmp_parent=store.ensure().tmp_dir)
     with context:

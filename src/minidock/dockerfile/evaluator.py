@@ -585,10 +585,11 @@ def _run_env(state: StageState, ctx: BuildContext) -> tuple[list[str], list[str]
     return env, sorted(shown), in_scope
 
 
-def _resolve_mount(spec: str, state: StageState, ctx: BuildContext, ins: Run) -> Mount:
+def _resolve_mount(spec: str, state: StageState, ctx: BuildContext, ins: Run,
+                   ssh_index: int) -> Mount:
     expand = _expander(state, ctx, ins)
     try:
-        mount = resolve_defaults(parse_mount(spec, expand), state.workdir)
+        mount = resolve_defaults(parse_mount(spec, expand), state.workdir, ssh_index=ssh_index)
     except MountError as exc:
         raise ctx.error(str(exc), ins) from None
     if mount.from_ref and mount.type in ("bind", "cache"):
@@ -602,7 +603,11 @@ def _resolve_mount(spec: str, state: StageState, ctx: BuildContext, ins: Run) ->
 
 
 def _run(ins: Run, state: StageState, ctx: BuildContext) -> Step:
-    mounts = tuple(_resolve_mount(spec, state, ctx, ins) for spec in ins.mounts)
+    resolved: list[Mount] = []
+    for spec in ins.mounts:
+        ssh_index = sum(1 for m in resolved if m.type == "ssh")
+        resolved.append(_resolve_mount(spec, state, ctx, ins, ssh_index))
+    mounts = tuple(resolved)
     command = ins.command
     files: tuple[InlineFile, ...] = ()
     if ins.heredocs:
@@ -685,12 +690,16 @@ def _copy(ins: Add | Copy, state: StageState, ctx: BuildContext) -> Step:
 
 
 def _workdir(ins: Workdir, state: StageState, ctx: BuildContext) -> Step:
-    path = _normalize_dir(state.workdir, _expander(state, ctx, ins)(ins.path))
-    config = {**state.config, "WorkingDir": path}
+    written = _expander(state, ctx, ins)(ins.path)
+    path = _normalize_dir(state.workdir, written)
+    # an absolute path keeps its trailing slash in the config, as BuildKit and buildah do
+    shown = path + "/" if written.startswith("/") and written.endswith("/") and path != "/" \
+        else path
+    config = {**state.config, "WorkingDir": shown}
     effects: tuple[Effect, ...] = ()
     if path != "/":
         effects = (WorkdirEffect(path=path, user=state.user),)
-    return Step(ins, state._with(config), effects, history=_NOP + "WORKDIR " + path,
+    return Step(ins, state._with(config), effects, history=_NOP + "WORKDIR " + shown,
                 empty_layer=not effects)
 
 

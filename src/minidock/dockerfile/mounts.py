@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
+_OPTIONAL_TYPES = ("secret", "ssh")  # the types `required` applies to
+SSH_AGENT_TARGET = "/run/buildkit/ssh_agent.{}"  # BuildKit's default, numbered per RUN
 SHARING_MODES = ("shared", "private", "locked")
 _KNOWN_KEYS = (
     "type", "from", "source", "src", "target", "dst", "destination", "readonly", "ro",
@@ -137,7 +139,7 @@ def parse_mount(spec: str, expand: Expander | None = None) -> Mount:
                 mount = replace(mount, readonly=False)
                 readonly_auto = False
             elif key == "required":
-                if mount.type != "secret":
+                if mount.type not in _OPTIONAL_TYPES:
                     raise MountError(f"unexpected key '{key}' for mount type '{mount.type}'")
                 mount = replace(mount, required=True)
             else:
@@ -174,7 +176,7 @@ def parse_mount(spec: str, expand: Expander | None = None) -> Mount:
             mount = replace(mount, readonly=not _parse_bool(key, value))
             readonly_auto = False
         elif key == "required":
-            if mount.type != "secret":
+            if mount.type not in _OPTIONAL_TYPES:
                 raise MountError(f"unexpected key '{key}' for mount type '{mount.type}'")
             mount = replace(mount, required=_parse_bool(key, value))
         elif key == "size":
@@ -201,7 +203,7 @@ def parse_mount(spec: str, expand: Expander | None = None) -> Mount:
             _unknown_key(key, field)
 
     kind = mount.type
-    if kind not in ("secret", "cache"):
+    if kind not in ("secret", "cache", "ssh"):
         for name in ("mode", "uid", "gid"):
             if getattr(mount, name) is not None:
                 raise MountError(f'{name} not allowed for "{kind}" type mounts')
@@ -216,13 +218,19 @@ def parse_mount(spec: str, expand: Expander | None = None) -> Mount:
             raise MountError("invalid secret mount. one of source, target required")
         if mount.source and mount.id:
             raise MountError("both source and id can't be set")
+    if kind == "ssh" and mount.from_ref:
+        raise MountError("ssh mount should not have a from")
     if mount.sharing and kind != "cache":
         raise MountError(f"invalid cache sharing set for {kind} mount")
     return mount
 
 
-def resolve_defaults(mount: Mount, workdir: str) -> Mount:
-    """Fill the defaults Docker applies and make the target absolute."""
+def resolve_defaults(mount: Mount, workdir: str, *, ssh_index: int = 0) -> Mount:
+    """Fill the defaults Docker applies and make the target absolute.
+
+    `ssh_index` numbers an ssh mount among the RUN's ssh mounts, for its
+    default target.
+    """
     target = mount.target
     if target and not target.startswith("/"):
         target = posixpath.join(workdir or "/", target)
@@ -235,6 +243,9 @@ def resolve_defaults(mount: Mount, workdir: str) -> Mount:
         if not target and mount.env is None:
             target = "/run/secrets/" + posixpath.basename(secret_id)
         return replace(mount, target=target, id=secret_id, source="")
+    if mount.type == "ssh":
+        return replace(mount, target=target or SSH_AGENT_TARGET.format(ssh_index),
+                       id=mount.id or "default")
     if not target:
         raise MountError(f"mount target is required for type={mount.type}")
     if mount.type == "cache":

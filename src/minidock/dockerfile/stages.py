@@ -175,12 +175,27 @@ class Dockerfile:
                         pending.append(found)
 
         unused = sorted(name for name in args if name not in declared and name not in BUILTIN_ARGS)
-        warnings: tuple[str, ...] = ()
+        warnings = _duplicate_stage_warnings(self)
         if unused:
-            warnings = (f"[Warning] One or more build-args [{' '.join(unused)}] "
-                        f"were not consumed",)
+            warnings += (f"[Warning] One or more build-args [{' '.join(unused)}] "
+                         f"were not consumed",)
         planned = tuple(PlannedStage(self.stages[i], bases[i]) for i in sorted(needed))
         return BuildPlan(stages=planned, context=ctx, warnings=warnings)
+
+
+def _duplicate_stage_warnings(df: Dockerfile) -> tuple[str, ...]:
+    """BuildKit accepts a repeated stage name (the later stage wins) and lints it."""
+    seen: set[str] = set()
+    out = []
+    for stage in df.stages:
+        name = stage.name
+        if name is None:
+            continue
+        if name in seen:
+            out.append(f"[Warning] {df.filename}:{stage.from_.line}: duplicate stage name "
+                       f"{quote(name)}: stage names should be unique (the later stage is used)")
+        seen.add(name)
+    return tuple(out)
 
 
 def _suggest(word: str, options: list[str]) -> str:
@@ -253,9 +268,9 @@ def _resolve_base(df: Dockerfile, stage: Stage, ctx: BuildContext) -> BaseRef:
         except ValueError as exc:
             raise DockerfileError(f"failed to parse platform {from_.platform}: {exc}",
                                   line=from_.line, filename=df.filename) from None
-    earlier = ctx.stage_names.get(image.lower())
-    if earlier is not None and earlier < stage.index:
-        return StageBase(earlier)
+    for earlier in reversed(df.stages[:stage.index]):
+        if earlier.name == image.lower():
+            return StageBase(earlier.index)  # a repeated name means its latest stage so far
     if image == SCRATCH:
         return ScratchBase(platform)
     return ImageBase(image, platform)
@@ -265,25 +280,20 @@ def load(data: bytes | str, filename: str = "Dockerfile") -> Dockerfile:
     """Parse a Dockerfile into global ARGs and typed stages.
 
     Raises DockerfileError (with the line) for syntax errors, unknown
-    instructions or flags, wrong argument counts, instructions before the
-    first FROM other than ARG, and duplicate stage names.
+    instructions or flags, wrong argument counts and instructions before the
+    first FROM other than ARG. A repeated stage name is allowed (the later
+    stage wins, as in BuildKit); `Dockerfile.plan` warns about it.
     """
     result = parse(data, filename=filename)
     global_args: list[Arg] = []
     stages: list[Stage] = []
     current_from: From | None = None
     current: list[Instruction] = []
-    names: dict[str, int] = {}
     for node in result.nodes:
         ins = build_instruction(node, filename=filename)
         if isinstance(ins, From):
             if current_from is not None:
                 stages.append(Stage(len(stages), current_from, tuple(current)))
-            if ins.stage_name is not None:
-                if ins.stage_name in names:
-                    raise DockerfileError(f"duplicate stage name {quote(ins.stage_name)}",
-                                          line=ins.line, filename=filename)
-                names[ins.stage_name] = len(stages)
             current_from, current = ins, []
         elif current_from is None:
             if not isinstance(ins, Arg):

@@ -468,7 +468,8 @@ class LayerBuilder:
                 if identity is not None:
                     first = first_path.setdefault(identity, entry.path)
                     if first != entry.path:
-                        entry = _as_hardlink(self._content_entry(entry.path), first)
+                        entry = _as_hardlink(replace(self._content_entry(entry.path),
+                                                     path=entry.path), first)
                     elif entry.kind is EntryKind.HARDLINK:
                         entry = replace(self._content_entry(entry.path), path=entry.path)
                 writer.add(entry)
