@@ -29,7 +29,10 @@ from minidock.cli.output import ellipsis, human_duration
 from minidock.errors import MinidockError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from minidock.runtime.containers import Container
+
 
 _RAW = {"ignore_unknown_options": True, "allow_extra_args": True,
         "allow_interspersed_args": False, "help_option_names": []}
@@ -39,6 +42,17 @@ def _find(ctx: click.Context, ref: str) -> Container:
     from minidock.runtime.containers import find_container
 
     return find_container(settings_of(ctx).root, ref)
+
+
+def _each_echoed(ctx: click.Context, names: tuple[str, ...],
+                 action: Callable[[Container], object]) -> int:
+    """Docker's way with several containers: act on each, print its name as given,
+    report each failure and go on; exit 1 if any failed."""
+
+    def one(name: str) -> None:
+        action(_find(ctx, name))
+        click.echo(name)
+    return 1 if fail_each(names, one) else 0
 
 
 # ---- run / create -----------------------------------------------------------------
@@ -180,11 +194,8 @@ def start(ctx: click.Context, containers: tuple[str, ...], attach: bool,
             winsize = terminal_size(0) or terminal_size(1)
         return start_attached(c, Attach(stdin=interactive, winsize=winsize))
 
-    def one(name: str) -> None:
-        c = _find(ctx, name)
-        start_detached(c, interactive=bool(c.data["Config"].get("OpenStdin")))
-        click.echo(name)
-    return 1 if fail_each(containers, one) else 0
+    return _each_echoed(ctx, containers, lambda c: start_detached(
+        c, interactive=bool(c.data["Config"].get("OpenStdin"))))
 
 
 @click.command("stop")
@@ -200,11 +211,7 @@ def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None,
     from minidock.runtime.options import parse_signal
 
     signum = parse_signal(sig) if sig else None
-
-    def one(name: str) -> None:
-        stop_container(_find(ctx, name), timeout, signum)
-        click.echo(name)
-    return 1 if fail_each(containers, one) else 0
+    return _each_echoed(ctx, containers, lambda c: stop_container(c, timeout, signum))
 
 
 @click.command("kill")
@@ -217,11 +224,7 @@ def kill(ctx: click.Context, containers: tuple[str, ...], sig: str) -> int:
     from minidock.runtime.options import parse_signal
 
     signum = parse_signal(sig)
-
-    def one(name: str) -> None:
-        kill_container(_find(ctx, name), signum)
-        click.echo(name)
-    return 1 if fail_each(containers, one) else 0
+    return _each_echoed(ctx, containers, lambda c: kill_container(c, signum))
 
 
 @click.command("restart")
@@ -233,10 +236,7 @@ def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None
     """Restart one or more containers."""
     from minidock.runtime.start import restart_container
 
-    def one(name: str) -> None:
-        restart_container(_find(ctx, name), timeout)
-        click.echo(name)
-    return 1 if fail_each(containers, one) else 0
+    return _each_echoed(ctx, containers, lambda c: restart_container(c, timeout))
 
 
 @click.command("rm")
@@ -249,10 +249,8 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
     """Remove one or more containers."""
     from minidock.runtime.control import remove_container
 
-    def one(name: str) -> None:
-        remove_container(_find(ctx, name), force=force, volumes=volumes)
-        click.echo(name)
-    return 1 if fail_each(containers, one) else 0
+    return _each_echoed(ctx, containers,
+                        lambda c: remove_container(c, force=force, volumes=volumes))
 
 
 @click.command("wait")

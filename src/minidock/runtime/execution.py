@@ -15,19 +15,11 @@ import select
 import signal
 
 from minidock.errors import ConflictError, RuntimeError_
-from minidock.runtime import libc
+from minidock.runtime import libc, procsync
 from minidock.runtime.containers import Container
 from minidock.runtime.idmap import IdMap
 from minidock.runtime.inside import become_command, last_capability, load_tty_support
 from minidock.runtime.options import merge_env
-from minidock.runtime.procsync import (
-    MSG_PID,
-    child_main,
-    close_fds_except,
-    exit_code,
-    install_stdio,
-    send_message,
-)
 from minidock.runtime.sandbox import Sandbox, await_start
 from minidock.runtime.spec import ProcessSpec, Stdio
 
@@ -100,12 +92,12 @@ def start_exec(container: Container, args: list[str], *, env: list[str], user: s
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        install_stdio(null if stdin is None else stdin, stdout, stderr)
+        procsync.install_stdio(null if stdin is None else stdin, stdout, stderr)
         keep = {report_w, life_r, *fds}
         if theirs is not None:
             keep.add(theirs.fileno())
             load_tty_support()  # the container's mount namespace has not our files
-        close_fds_except(keep)
+        procsync.close_fds_except(keep)
         for fd in fds:
             libc.setns(fd, 0)
             os.close(fd)
@@ -117,8 +109,8 @@ def start_exec(container: Container, args: list[str], *, env: list[str], user: s
                 os.close(life_r)
                 become_command(exec_spec, stdio, theirs, idmap, last_cap)
 
-            child_main(report_w, command)
-        send_message(report_w, MSG_PID, child.to_bytes(4, "little"))
+            procsync.child_main(report_w, command)
+        procsync.send_message(report_w, procsync.MSG_PID, child.to_bytes(4, "little"))
         os.close(report_w)
         for fd in (0, 1, 2):
             os.close(fd)
@@ -126,7 +118,7 @@ def start_exec(container: Container, args: list[str], *, env: list[str], user: s
 
     pid = os.fork()
     if pid == 0:
-        child_main(report_w, exec_helper)
+        procsync.child_main(report_w, exec_helper)
     for fd in fds:
         os.close(fd)
     os.close(report_w)
@@ -150,7 +142,7 @@ def _wait_exec(child: int, life_r: int) -> int:
                 os.kill(child, signal.SIGKILL)
                 continue
             _, status = os.waitpid(child, 0)
-            return exit_code(status)
+            return procsync.exit_code(status)
 
 
 def run_exec(container: Container, args: list[str], *, env: list[str], user: str | None,
