@@ -17,7 +17,7 @@ from minidock.errors import UsageError
 from minidock.layer.compression import decompressing_reader
 from minidock.layer.entry import EntryKind
 from minidock.layer.tarstream import TarReader
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from build_helpers import build, files_of
 
 from minidock.builder import events as ev
 from minidock.errors import BuildError
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 pytestmark = pytest.mark.root
 
