@@ -7,6 +7,10 @@ rules: a trailing `/`, an existing directory or several sources make the
 destination a directory; a directory source copies its contents; created
 parent directories are 0755 and owned like the copied files; directories that
 already exist keep their metadata (the layer repeats it so overlay shows it).
+
+`--exclude` patterns apply to paths relative to the copied directory, as in
+BuildKit, and a `!` exception re-includes a path even inside an excluded
+directory (whose parents are then copied too).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import hashlib
 import os
 import posixpath
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,16 +169,35 @@ class _Planner:
         self.entries[entry.path] = entry
 
     def copy_dir_contents(self, tree: SourceTree, match: SourceMatch, root: str) -> None:
-        excluded_dirs: list[str] = []
-        for rel, st in tree.walk(match.rel):
-            inner = rel[len(match.rel) + 1:] if match.rel else rel
-            if any(inner.startswith(d + "/") for d in excluded_dirs):
-                continue
+        self.copy_below(tree, match.rel, root, tree.walk(match.rel), {})
+
+    def copy_below(self, tree: SourceTree, base: str, root: str,
+                   candidates: Iterable[tuple[str, os.stat_result]],
+                   dirs: dict[str, os.stat_result]) -> None:
+        """Copy `candidates` (tree paths below directory `base`) to the same relative
+        paths below `root`, minus `--exclude`.
+
+        A copied path brings the directories above it (up to `base`) with it: their
+        metadata comes from `dirs` (relative path -> stat), which is filled in as
+        directories are walked. That is how a `!` exception inside an excluded
+        directory gets its parents.
+        """
+        copied: set[str] = set()
+        for rel, st in candidates:
+            inner = rel[len(base) + 1:] if base else rel
+            if stat.S_ISDIR(st.st_mode):
+                dirs[inner] = st
             if self.opts.exclude is not None and self.opts.exclude(inner):
-                if stat.S_ISDIR(st.st_mode):
-                    excluded_dirs.append(inner)
                 continue
-            self.add_tree_entry(tree, rel, st, f"{root}/{inner}" if root else inner)
+            parent = inner.rpartition("/")[0]
+            if parent and parent not in copied:  # walked, but not copied itself
+                for above in _ancestors(inner):
+                    if above not in copied and above in dirs:
+                        self.add_tree_entry(tree, _join(base, above), dirs[above],
+                                            _join(root, above))
+                        copied.add(above)
+            self.add_tree_entry(tree, rel, st, _join(root, inner))
+            copied.add(inner)
 
     def digest(self) -> str:
         self._settle_links()
@@ -282,6 +305,12 @@ def plan_mkdir(path: str, *, image: ImageFS, opts: CopyOptions) -> list[Entry]:
 
 def _join(root: str, name: str) -> str:
     return f"{root}/{name}" if root else name
+
+
+def _ancestors(path: str) -> list[str]:
+    """`a/b/c` -> [`a`, `a/b`]: the directories above a relative path, outermost first."""
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _hash_file(path: str) -> str:
