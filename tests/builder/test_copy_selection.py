@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from build_helpers import build, files_of
 
-from minidock.store import Image, Store
+from minidock.store.store import Image, Store
 
 
 @pytest.fixture
