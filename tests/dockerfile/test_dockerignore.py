@@ -135,3 +135,14 @@ def test_dockerfile_specific_ignore_file_wins(tmp_path: Path) -> None:
 def test_no_ignore_file(tmp_path: Path) -> None:
     assert ignore_file_for(tmp_path) is None
     assert not load_ignore_file(tmp_path).matches("anything")
+
+
+def test_wildcard_exceptions_do_not_reach_into_an_excluded_directory() -> None:
+    # Docker looks inside an excluded directory only for an exception starting with it
+    m = matcher("dir\n!*/f1\n")
+    assert m.can_skip_dir("dir")
+    assert m.hides("dir/f1") and not m.matches("dir/f1")
+    m = matcher("volume/\n!**/oneline.txt\n")
+    assert m.can_skip_dir("volume") and m.hides("volume/data/oneline.txt")
+    m = matcher("**\n!dir/f1\n")
+    assert not m.can_skip_dir("dir") and not m.hides("dir/f1") and m.hides("dir/f2")

@@ -10,9 +10,9 @@ Semantics are Docker's:
   matches decides.
 
 `IgnoreMatcher.can_skip_dir` tells a context walker when an excluded directory
-need not be entered at all: only when no later `!` pattern could re-include a
-path below it. Matching is linear in the pattern and the path (`globmatch`):
-no pattern is run as a backtracking regex.
+is not entered at all: when no later `!` pattern written inside it could
+re-include a path below it (Docker's rule). Matching is linear in the pattern
+and the path (`globmatch`): no pattern is run as a backtracking regex.
 """
 
 from __future__ import annotations
@@ -161,9 +161,17 @@ class _Pattern:
         return bool(ends & ((path.char_mask("/") >> 1) | (1 << path.n)))
 
     def could_match_below(self, directory: str) -> bool:
-        """Whether some path strictly inside `directory` may match (conservative)."""
+        """Whether this exception re-includes a path inside the excluded `directory`.
+
+        Docker enters an excluded directory only for an exception written inside
+        it, one that starts with the directory's name: `!*/f1` or `!**/f1` never
+        bring back `dir/f1` once `dir` is excluded. Past that first name, the
+        exception's segments are matched against the directory's as globs.
+        """
         parts = directory.split("/")
-        for index, segment in enumerate(self.segments):
+        if parts[0] != self.segments[0] or _MAGIC.intersection(self.segments[0]):
+            return False
+        for index, segment in enumerate(self.segments[1:], 1):
             if "**" in segment:
                 return True
             if index >= len(parts):
@@ -251,6 +259,18 @@ class IgnoreMatcher:
             if pattern.exclusion and pattern.could_match_below(text.text):
                 return False
         return True
+
+    def hides(self, path: str) -> bool:
+        """True when the context does not hold `path`: it is excluded, or it lies in
+        an excluded directory that no exception reaches into (`dir` then `!*/f1`
+        hides `dir/f1`, as Docker never looks inside `dir`)."""
+        if not self._patterns:
+            return False
+        path = _normalize_path(path)
+        if self._matches(Text(path)):
+            return True
+        parts = path.split("/")
+        return any(self.can_skip_dir("/".join(parts[:i])) for i in range(1, len(parts)))
 
 
 def ignore_file_for(context_dir: str | Path, dockerfile: str | Path | None = None) -> Path | None:
