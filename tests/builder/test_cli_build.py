@@ -150,3 +150,33 @@ def test_builder_prune(store: Store, busybox: Image, ctx: Path) -> None:
     assert store.cache.roots() == set()
     again = minidock(store, "build", str(ctx))
     assert "Using cache" not in again.stdout
+
+
+def test_a_non_utf8_byte_in_a_dockerfile_builds(store: Store, busybox: Image,
+                                                tmp_path: Path) -> None:
+    context = tmp_path / "latin1"
+    context.mkdir()
+    (context / "Dockerfile").write_bytes(b"FROM busybox\nLABEL note=caf\xe9\n")
+    # stdin given: the output is bytes, as the Dockerfile's byte comes back raw
+    result = minidock(store, "build", "-t", "latin1", str(context), stdin=b"")
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    labels = minidock(store, "inspect", "-f", "{{json .Config.Labels}}", "latin1")
+    assert labels.stdout.strip() == '{"note":"caf\ufffd"}'
+    again = minidock(store, "build", "-t", "latin1", str(context), stdin=b"")
+    assert b"Using cache" in again.stdout
+
+
+def test_deeply_nested_substitutions_are_a_one_line_error(store: Store, busybox: Image,
+                                                          tmp_path: Path) -> None:
+    context = tmp_path / "nested"
+    context.mkdir()
+    depth = 10_000
+    word = "${a:-" * depth + "x" + "}" * depth
+    (context / "Dockerfile").write_text(f"FROM busybox\nARG a\nENV X={word}\n")
+    result = minidock(store, "build", str(context))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and error[0].startswith("Error: Dockerfile:3: failed to process")
+    assert error[0].endswith("variable substitutions nested too deeply")

@@ -509,6 +509,10 @@ class ShellLexer:
             return _Scanner(self, text, env).process("", self.raw_escapes, words)
         except _SyntaxError as exc:
             raise ExpansionError(f"failed to process {_q(text)}: {exc}") from None
+        except RecursionError:  # the scanner recurses once per nested ${...}
+            head = text[:40] + ("..." if len(text) > 40 else "")
+            raise ExpansionError(f"failed to process {_q(head)}: variable substitutions "
+                                 "nested too deeply") from None
 
 
 def _q(text: str) -> str:

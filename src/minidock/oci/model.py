@@ -69,8 +69,15 @@ def _load_json(data: bytes, what: str) -> dict[str, Any]:
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Stable bytes for a JSON document we write (sorted keys, no spaces)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Stable bytes for a JSON document we write (sorted keys, no spaces).
+
+    Bytes that are not UTF-8 (a Dockerfile's, carried as surrogate escapes)
+    become U+FFFD, as Go's encoder writes them, so the document stays valid JSON."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode()
 
 
 def sniff_media_type(data: bytes) -> str:

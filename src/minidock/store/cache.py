@@ -21,7 +21,8 @@ class BuildCache:
         self.tmp_dir = root / "tmp"
 
     def _path(self, key: str) -> Path:
-        return self.dir / hashlib.sha256(key.encode()).hexdigest()
+        # a Dockerfile's non-UTF-8 bytes reach the key as surrogate escapes
+        return self.dir / hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
     def get(self, key: str) -> Digest | None:
         try:
