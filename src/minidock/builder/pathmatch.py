@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from minidock.dockerfile.globmatch import CharTest, Lit, One, Star, Token, full_match
+from minidock.dockerfile.globmatch import (
+    CharTest,
+    Lit,
+    One,
+    SpecialChar,
+    Star,
+    Token,
+    full_match,
+    tokenize,
+)
 from minidock.errors import BuildError
 
 _SPECIAL = set("*?[\\")
@@ -27,31 +36,30 @@ def has_magic(pattern: str) -> bool:
     return any(c in _SPECIAL for c in pattern)
 
 
+def _escape(pattern: str, i: int) -> tuple[Token, int]:
+    if i >= len(pattern):
+        raise BuildError(f"syntax error in pattern: {pattern}")
+    return Lit(pattern[i]), i + 1
+
+
+def _bracket(pattern: str, i: int) -> tuple[Token, int]:
+    test, end = _char_class(pattern, i)
+    return One(pattern[i - 1:end], test), end
+
+
+_SPECIALS: dict[str, SpecialChar] = {
+    "*": lambda _p, i: (_RUN, i),
+    "?": lambda _p, i: (_ANY, i),
+    "\\": _escape,
+    "[": _bracket,
+}
+
+
 @lru_cache(maxsize=512)
 def _compile(pattern: str) -> tuple[Token, ...]:
     """The whole pattern checked and turned into match tokens (Go reports any
     malformed pattern, even one that a name would fail to match earlier)."""
-    out: list[Token] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        i += 1
-        if c == "*":
-            out.append(_RUN)
-        elif c == "?":
-            out.append(_ANY)
-        elif c == "\\":
-            if i >= n:
-                raise BuildError(f"syntax error in pattern: {pattern}")
-            out.append(Lit(pattern[i]))
-            i += 1
-        elif c == "[":
-            start = i
-            test, i = _char_class(pattern, i)
-            out.append(One(pattern[start - 1:i], test))
-        else:
-            out.append(Lit(c))
-    return tuple(out)
+    return tokenize(pattern, _SPECIALS)
 
 
 def _char_class(pattern: str, i: int) -> tuple[CharTest, int]:

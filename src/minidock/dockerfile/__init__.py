@@ -31,31 +31,8 @@ from minidock.dockerfile.evaluator import (
     scratch_config,
 )
 from minidock.dockerfile.filemode import ChmodSpec, parse_chmod
-from minidock.dockerfile.instructions import (
-    Add,
-    Arg,
-    ArgDecl,
-    Cmd,
-    Copy,
-    Entrypoint,
-    Env,
-    Expose,
-    From,
-    Healthcheck,
-    InlineSource,
-    Instruction,
-    KeyValue,
-    Label,
-    Maintainer,
-    Onbuild,
-    Run,
-    Shell,
-    StopSignal,
-    User,
-    Volume,
-    Workdir,
-    build_instruction,
-)
+from minidock.dockerfile.instructions import *  # noqa: F403 (the records, by their __all__)
+from minidock.dockerfile.instructions import __all__ as _instruction_names
 from minidock.dockerfile.mounts import Mount
 from minidock.dockerfile.parser import Heredoc, Node, ParseResult, ParseWarning, dump, parse
 from minidock.dockerfile.platforms import Platform
@@ -78,14 +55,12 @@ from minidock.dockerfile.stages import (
 )
 
 __all__ = [
-    "DEFAULT_PATH", "DEFAULT_SHELL", "Add", "Arg", "ArgDecl", "BuildContext", "BuildPlan",
-    "ChmodSpec", "Cmd", "Copy", "CopyEffect", "Dockerfile", "Effect", "Entrypoint", "Env",
-    "ExpansionError", "Expose", "From", "Healthcheck", "Heredoc", "IgnoreMatcher", "ImageBase",
-    "InlineFile", "InlineSource", "Instruction", "KeyValue", "Label", "Maintainer", "Mount",
-    "Node", "Onbuild", "ParseResult", "ParseWarning", "PlannedStage", "Platform", "Run",
-    "RunEffect", "ScratchBase", "Shell", "ShellLexer", "Stage", "StageBase", "StageEvaluation",
-    "StageState", "Step", "StopSignal", "User", "Volume", "Workdir", "WorkdirEffect",
-    "begin_stage", "build_instruction", "dump", "evaluate", "evaluate_stage", "expand_heredoc",
-    "expand_word", "expand_words", "load", "load_ignore_file", "parse", "parse_chmod",
-    "read_ignore_patterns", "resolve_dest", "scratch_config",
+    "DEFAULT_PATH", "DEFAULT_SHELL", "BuildContext", "BuildPlan", "ChmodSpec", "CopyEffect",
+    "Dockerfile", "Effect", "ExpansionError", "Heredoc", "IgnoreMatcher", "ImageBase",
+    "InlineFile", "Mount", "Node", "ParseResult", "ParseWarning", "PlannedStage", "Platform",
+    "RunEffect", "ScratchBase", "ShellLexer", "Stage", "StageBase", "StageEvaluation",
+    "StageState", "Step", "WorkdirEffect", "begin_stage", "dump", "evaluate", "evaluate_stage",
+    "expand_heredoc", "expand_word", "expand_words", "load", "load_ignore_file", "parse",
+    "parse_chmod", "read_ignore_patterns", "resolve_dest", "scratch_config",
 ]
+__all__ += _instruction_names

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from minidock.dockerfile import globmatch
 from minidock.dockerfile.globmatch import DirsOpt, Lit, One, Star, Text, Token, advance, full_match
 from minidock.errors import BuildError
 
@@ -68,36 +69,35 @@ _RUN = Star("*", "/")
 _EVERYTHING = Star("**", None)
 
 
+def _star(pattern: str, i: int) -> tuple[Token, int]:
+    """`*`, or across a whole path `**` (any text) and `**/` (any directories)."""
+    n = len(pattern)
+    if i < n and pattern[i] == "*":
+        i += 1
+        if i < n and pattern[i] == "/":
+            i += 1
+        return (_EVERYTHING if i >= n else DirsOpt()), i
+    return _RUN, i
+
+
+def _escape(pattern: str, i: int) -> tuple[Token, int]:
+    return (Lit(pattern[i]), i + 1) if i < len(pattern) else (Lit("\\"), i)
+
+
+def _bracket(pattern: str, i: int) -> tuple[Token, int]:
+    end = _class_end(pattern, i)
+    return _class(pattern[i:end]), end + 1
+
+
+_SEGMENT: dict[str, globmatch.SpecialChar] = {
+    "*": lambda _p, i: (_RUN, i), "?": lambda _p, i: (_ANY, i), "\\": _escape, "[": _bracket,
+}
+_WHOLE_PATH: dict[str, globmatch.SpecialChar] = {**_SEGMENT, "*": _star}
+
+
 def _tokens(pattern: str, *, whole_path: bool) -> tuple[Token, ...]:
     """Match tokens for a pattern (or for one segment when not `whole_path`)."""
-    out: list[Token] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            if whole_path and i < n and pattern[i] == "*":
-                i += 1
-                if i < n and pattern[i] == "/":
-                    i += 1
-                out.append(_EVERYTHING if i >= n else DirsOpt())
-            else:
-                out.append(_RUN)
-        elif ch == "?":
-            out.append(_ANY)
-        elif ch == "\\":
-            if i < n:
-                out.append(Lit(pattern[i]))
-                i += 1
-            else:
-                out.append(Lit("\\"))
-        elif ch == "[":
-            end = _class_end(pattern, i)
-            out.append(_class(pattern[i:end]))
-            i = end + 1
-        else:
-            out.append(Lit(ch))
-    return tuple(out)
+    return globmatch.tokenize(pattern, _WHOLE_PATH if whole_path else _SEGMENT)
 
 
 def _class_end(pattern: str, start: int) -> int:

@@ -7,12 +7,13 @@ passing a test, a run of such characters, `**/`) and matched against a text by
 moving a bit set of all the text positions reached so far through the tokens,
 one token at a time: O(len(pattern) * len(text) / word size), whatever the
 pattern. Each rule set (Go's `filepath.Match`, Docker's ignore patterns, the
-Dockerfile's shell patterns) keeps its own parser and only shares this engine.
+Dockerfile's shell patterns) shares the scan (`tokenize`) and this engine and
+keeps only what differs: what each of its special characters means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 CharTest = Callable[[str], bool]
@@ -51,6 +52,27 @@ class DirsOpt:
 
 
 Token = Lit | One | Star | DirsOpt
+
+SpecialChar = Callable[[str, int], "tuple[Token | None, int]"]
+"""What a special character means: called with the pattern and the index just
+after the character; returns its token (None for nothing) and where to go on."""
+
+
+def tokenize(pattern: str, specials: Mapping[str, SpecialChar]) -> tuple[Token, ...]:
+    """A pattern as match tokens: each character literal unless `specials` has it."""
+    out: list[Token] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        special = specials.get(ch)
+        if special is None:
+            out.append(Lit(ch))
+            continue
+        token, i = special(pattern, i)
+        if token is not None:
+            out.append(token)
+    return tuple(out)
 
 
 class Text:

@@ -21,6 +21,12 @@ from minidock.dockerfile.parser import Heredoc, Node, chomp_heredoc, heredoc_or_
 from minidock.dockerfile.shell import ExpansionError, ShellLexer
 from minidock.errors import DockerfileError
 
+__all__ = [  # the records and the builder, re-exported by the package
+    "Add", "Arg", "ArgDecl", "Cmd", "Copy", "Entrypoint", "Env", "Expose", "From",
+    "Healthcheck", "InlineSource", "Instruction", "KeyValue", "Label", "Maintainer", "Onbuild",
+    "Run", "Shell", "StopSignal", "User", "Volume", "Workdir", "build_instruction",
+]
+
 INSTRUCTION_NAMES = (
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
     "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+from minidock.dockerfile import globmatch
 from minidock.dockerfile.globmatch import Lit, One, Star, Text, Token, advance, prefix_ends, reverse
 from minidock.errors import DockerfileError
 
@@ -361,30 +362,25 @@ _ANY = One("any", "\n")
 _RUN = Star("any", "\n")
 
 
+def _glob_escape(pattern: str, i: int) -> tuple[Token | None, int]:
+    following = pattern[i] if i < len(pattern) else ""
+    if following in ("}", "/"):
+        return None, i  # `\}` and `\/` only protect the character inside ${}
+    if following not in ("*", "?", "\\"):
+        raise _SyntaxError(
+            f"invalid pattern ({pattern}) in substitution: invalid escape '\\{following}'")
+    return Lit(following), i + 1
+
+
+_GLOB_SPECIALS: dict[str, globmatch.SpecialChar] = {
+    "*": lambda _p, i: (_RUN, i), "?": lambda _p, i: (_ANY, i), "\\": _glob_escape,
+}
+
+
 @lru_cache(maxsize=256)
 def _glob_tokens(pattern: str) -> tuple[Token, ...]:
     """A shell pattern (`*`, `?`, backslash escapes; no brackets) as match tokens."""
-    out: list[Token] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            out.append(_RUN)
-        elif ch == "?":
-            out.append(_ANY)
-        elif ch == "\\":
-            following = pattern[i] if i < n else ""
-            if following in ("}", "/"):
-                continue  # `\}` and `\/` only protect the character inside ${}
-            if following not in ("*", "?", "\\"):
-                raise _SyntaxError(
-                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{following}'")
-            out.append(Lit(following))
-            i += 1
-        else:
-            out.append(Lit(ch))
-    return tuple(out)
+    return globmatch.tokenize(pattern, _GLOB_SPECIALS)
 
 
 def _prefix_end(pattern: str, value: str, longest: bool) -> int | None:

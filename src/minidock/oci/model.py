@@ -58,14 +58,23 @@ class Descriptor:
         return out
 
 
-def _load_json(data: bytes, what: str) -> dict[str, Any]:
+def json_object(data: bytes | str) -> dict[str, Any]:
+    """A JSON document that must be an object; ValueError says why it is not
+    (each caller turns that into its own error with the document's name)."""
     try:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ImageFormatError(f"invalid {what}: {exc}") from None
+        raise ValueError(str(exc)) from None
     if not isinstance(obj, dict):
-        raise ImageFormatError(f"invalid {what}: not a JSON object")
+        raise ValueError("not a JSON object")
     return obj
+
+
+def _load_json(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        return json_object(data)
+    except ValueError as exc:
+        raise ImageFormatError(f"invalid {what}: {exc}") from None
 
 
 def canonical_json(obj: Any) -> bytes:

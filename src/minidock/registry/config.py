@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from minidock.errors import RegistryError
 from minidock.fsutil import write_atomic
+from minidock.oci.model import json_object
 from minidock.settings import Settings
 from minidock.store.lock import file_lock
 
@@ -177,9 +178,6 @@ def _read(path: Path) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json_object(text)
+    except ValueError as exc:
         raise RegistryError(f"invalid registry config {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise RegistryError(f"invalid registry config {path}: not a JSON object")
-    return data

@@ -62,24 +62,15 @@ def in_container_mount_ns(container: Container, work: Callable[[str], None]) -> 
     if os.stat(f"/proc/{target}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
         fds.append(os.open(f"/proc/{target}/ns/user", os.O_RDONLY | os.O_CLOEXEC))
     fds.append(os.open(f"/proc/{target}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC))
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    import sys
 
-    sys.stdout.flush()
-    pid = os.fork()
-    if pid == 0:
-        def joined() -> None:
-            os.close(err_r)
-            libc.set_pdeathsig(signal.SIGKILL)
-            for fd in fds:
-                libc.setns(fd, 0)
-            work("/")
-            sys.stdout.flush()
+    def joined(_err_w: int) -> None:
+        for fd in fds:
+            libc.setns(fd, 0)
+        work("/")
 
-        child_main(err_w, joined, ok=0, failed=1)
+    pid, err_r = _fork_worker(joined)
     for fd in fds:
         os.close(fd)
-    os.close(err_w)
     _await_child(pid, err_r)
 
 
@@ -87,42 +78,55 @@ def _in_private_mount(container: Container, work: Callable[[str], None], *,
                       chroot: bool = False) -> None:
     spec = container.spec
     idmap = plan_idmap() if os.geteuid() != 0 else None
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
+
+    def mounted(err_w: int) -> None:
+        flags = libc.CLONE_NEWNS
+        if idmap is not None:
+            flags |= libc.CLONE_NEWUSER
+        libc.unshare(flags)
+        if idmap is not None:
+            map_own_ids(idmap, err_w, go_r)
+        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+        root = get_driver(spec.driver).mount(spec.bundle, libc.mount,
+                                             rootless=idmap is not None)
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        for m in spec.mounts:
+            if os.path.exists(m.source):
+                bind(root_fd, m.source, m.target, m.readonly)
+        os.close(root_fd)
+        if chroot:
+            os.chroot(root)
+            os.chdir("/")
+            root = "/"
+        work(root)
+
+    pid, err_r = _fork_worker(mounted, close_in_child=(go_w,))
+    os.close(go_r)
+    _await_child(pid, err_r, idmap, go_w)
+
+
+def _fork_worker(body: Callable[[int], None], close_in_child: tuple[int, ...] = ()
+                 ) -> tuple[int, int]:
+    """Fork a child that runs `body(err_w)` under the parent/child protocol (it dies
+    with the parent; an error it raises goes to `err_w` as a message); returns the
+    child's pid and the read end for `_await_child`."""
     import sys
 
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        def mounted() -> None:
-            os.close(go_w)
-            os.close(err_r)
+        def run() -> None:
+            for fd in (err_r, *close_in_child):
+                os.close(fd)
             libc.set_pdeathsig(signal.SIGKILL)
-            flags = libc.CLONE_NEWNS
-            if idmap is not None:
-                flags |= libc.CLONE_NEWUSER
-            libc.unshare(flags)
-            if idmap is not None:
-                map_own_ids(idmap, err_w, go_r)
-            libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-            root = get_driver(spec.driver).mount(spec.bundle, libc.mount,
-                                                 rootless=idmap is not None)
-            root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            for m in spec.mounts:
-                if os.path.exists(m.source):
-                    bind(root_fd, m.source, m.target, m.readonly)
-            os.close(root_fd)
-            if chroot:
-                os.chroot(root)
-                os.chdir("/")
-                root = "/"
-            work(root)
+            body(err_w)
             sys.stdout.flush()
 
-        child_main(err_w, mounted, ok=0, failed=1)
-    os.close(go_r)
+        child_main(err_w, run, ok=0, failed=1)
     os.close(err_w)
-    _await_child(pid, err_r, idmap, go_w)
+    return pid, err_r
 
 
 def _await_child(pid: int, err_r: int, idmap: IdMap | None = None, go_w: int | None = None
