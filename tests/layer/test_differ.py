@@ -44,10 +44,14 @@ def _modify_copy(upper: Path) -> None:
     (upper / "a" / "b" / "setuid").write_bytes(b"#!/bin/sh\necho changed\n")
     os.unlink(upper / "zero")
     shutil.rmtree(upper / "empty")
+    # replaced: deleted and made again with different content. The new directory is
+    # made before the old one goes, so it cannot reuse the old inode (which would make
+    # it the same directory with its old entry deleted, a different but also true diff)
+    (upper / "ro.new").mkdir()
+    (upper / "ro.new" / "fresh").write_bytes(b"fresh")
     os.chmod(upper / "ro", 0o755)
-    shutil.rmtree(upper / "ro")  # replaced: deleted and made again with different content
-    (upper / "ro").mkdir()
-    (upper / "ro" / "fresh").write_bytes(b"fresh")
+    shutil.rmtree(upper / "ro")
+    os.rename(upper / "ro.new", upper / "ro")
     os.unlink(upper / "abs-link")
     os.symlink("/etc/hostname", upper / "abs-link")
     os.mkdir(upper / "newdir")
