@@ -45,15 +45,17 @@ class IgnoreRules:
 
     `excluded` answers for one path (its parents' exclusion included);
     `can_skip_dir` says whether an excluded directory may be skipped whole,
-    i.e. no `!` rule could re-include something below it.
+    i.e. no `!` rule could re-include something below it; `active` is False
+    when nothing is excluded at all.
     """
 
     excluded: ExcludeRule
     can_skip_dir: ExcludeRule
+    active: bool = True
 
     @staticmethod
     def none() -> IgnoreRules:
-        return IgnoreRules(lambda _path: False, lambda _path: True)
+        return IgnoreRules(lambda _path: False, lambda _path: True, active=False)
 
     @staticmethod
     def from_text(data: bytes) -> IgnoreRules:
