@@ -39,6 +39,7 @@ from minidock.layer.entry import (
     clean_path,
     is_overlay_xattr,
 )
+from minidock.layer.hostfs import OWNER_XATTR
 from minidock.layer.safepath import PinnedEntry, RootResolver, open_beneath
 from minidock.layer.streams import Readable
 from minidock.layer.tarstream import TarReader
@@ -207,6 +208,8 @@ class _Extractor:
                 self.bytes += n
             if self.same_owner:
                 self._chown(entry, lambda: os.fchown(fd, entry.uid, entry.gid))
+            else:
+                self._record_owner(entry, fd)
             os.fchmod(fd, entry.mode)
             self._xattrs(entry, fd)
             os.utime(fd, ns=(entry.mtime * 10**9, entry.mtime * 10**9))
@@ -220,6 +223,8 @@ class _Extractor:
         try:
             if self.same_owner:
                 self._chown(entry, lambda: os.fchown(fd, entry.uid, entry.gid))
+            else:
+                self._record_owner(entry, fd)
             if exists:
                 self._drop_stale_xattrs(entry, fd)
             self._xattrs(entry, fd)
@@ -231,6 +236,8 @@ class _Extractor:
     def _root_dir(self, entry: Entry) -> None:
         with PinnedEntry(self.root_fd, ".") as root:
             self._owner(entry, root)
+            if not self.same_owner:
+                self._record_owner(entry, root)
             self._xattrs(entry, root)
         self.deferred[""] = (entry.mode, entry.mtime)
         self.restore.pop("", None)
@@ -360,6 +367,12 @@ class _Extractor:
         if self.same_owner:
             self._chown(entry, lambda: target.chown(entry.uid, entry.gid))
 
+    def _record_owner(self, entry: Entry, target: int | PinnedEntry) -> None:
+        """Not allowed to chown: keep a non-root owner of a file or directory where
+        the layer written from this tree's changes finds it (OWNER_XATTR)."""
+        if (entry.uid, entry.gid) != (0, 0):
+            _set_xattr(target, OWNER_XATTR, f"{entry.uid}:{entry.gid}".encode())
+
     def _mtime(self, entry: Entry, target: PinnedEntry) -> None:
         ns = entry.mtime * 10**9
         target.utime(ns, ns)
@@ -370,15 +383,9 @@ class _Extractor:
                 # overlayfs would obey these (opaque, redirect, metacopy): never from a tar
                 self.warn(f"ignored overlay attribute {key} on {entry.path}")
                 continue
-            try:
-                if isinstance(target, int):
-                    os.setxattr(target, key, value)
-                else:
-                    target.setxattr(key, value)
-            except OSError as exc:
-                if exc.errno not in _XATTR_SOFT_ERRORS:
-                    raise
-                self.warn(f"could not set {key} on {entry.path}: {exc.strerror}")
+            refused = _set_xattr(target, key, value)
+            if refused:
+                self.warn(f"could not set {key} on {entry.path}: {refused}")
 
     def _drop_stale_xattrs(self, entry: Entry, fd: int) -> None:
         """A directory entry over an existing one replaces its attributes, as overlayfs shows."""
@@ -420,6 +427,20 @@ class _Extractor:
             os.utime(fd, ns=(mtime_ns, mtime_ns))
         finally:
             os.close(fd)
+
+
+def _set_xattr(target: int | PinnedEntry, key: str, value: bytes) -> str | None:
+    """Set one attribute; the reason when the filesystem or our privileges refuse it."""
+    try:
+        if isinstance(target, int):
+            os.setxattr(target, key, value)
+        else:
+            target.setxattr(key, value)
+    except OSError as exc:
+        if exc.errno not in _XATTR_SOFT_ERRORS:
+            raise
+        return exc.strerror or str(exc)
+    return None
 
 
 def extract(stream: Readable, dest: str | os.PathLike[str], *, mode: Mode = "apply",
