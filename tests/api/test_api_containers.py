@@ -218,3 +218,16 @@ def test_bad_image_arguments(store):
         store.run("")
     image = store.image("busybox:latest")
     assert store.run(image, ["true"], remove=True) == (0, "")
+
+
+def test_a_short_lived_run_with_published_ports_keeps_code_and_output(store):
+    # the command may end before the port forwarder has asked for its first sockets
+    for _ in range(5):
+        result = store.run("busybox:latest", ["sh", "-c", "echo hi; exit 3"],
+                           ports={80: None}, remove=True)
+        assert result == (3, "hi\n")
+        box = store.run("busybox:latest", ["sh", "-c", "echo hi; exit 3"],
+                        ports={80: None}, detach=True)
+        assert box.wait() == 3
+        assert box.exit_code == 3
+        box.remove()

@@ -25,7 +25,7 @@ from minidock.store.store import Image, Store
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 APPLETS = ("sh", "ls", "cat", "echo", "rm", "mkdir", "true", "false", "id", "touch", "stat",
-           "chmod", "ln", "find", "sleep", "env", "test", "printf")
+           "chmod", "chown", "ln", "find", "sleep", "env", "test", "printf")
 PASSWD = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n" \
          b"app:x:1000:1000:app:/home/app:/bin/sh\n"
 GROUP = b"root:x:0:\nnogroup:x:65534:\napp:x:1000:\nstaff:x:50:app\n"

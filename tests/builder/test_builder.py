@@ -165,6 +165,37 @@ def test_dockerignore_and_symlinks(store: Store, busybox: Image, ctx: Path) -> N
         build(store, ctx, "FROM scratch\nCOPY a.txt /\n")
 
 
+def test_an_excluded_directory_holding_re_included_files_is_in_the_context(
+        store: Store, busybox: Image, tmp_path: Path) -> None:
+    """BuildKit sends the parents of an included file even when a pattern excludes them
+    (`**` then `!dir/f1`), but never looks into a directory no exception starts in."""
+    ctx = tmp_path / "allow"
+    (ctx / "dir" / "sub").mkdir(parents=True)
+    (ctx / "dir" / "f1").write_text("1\n")
+    (ctx / "dir" / "f2").write_text("2\n")
+    (ctx / "dir" / "sub" / "f3").write_text("3\n")
+    (ctx / "other").mkdir()
+    (ctx / "other" / "f1").write_text("x\n")
+    os.chmod(ctx / "dir", 0o750)
+    (ctx / ".dockerignore").write_text("**\n!dir/f1\n!dir/sub/f3\n")
+    image, _ = build(store, ctx, "FROM scratch\nCOPY dir /d\nCOPY . /all/\n")
+    tree = files_of(store, image)
+    assert sorted(p for p in tree if p.startswith("/d")) == ["/d", "/d/f1", "/d/sub",
+                                                             "/d/sub/f3"]
+    assert tree["/d/f1"][4] == b"1\n" and tree["/d/sub/f3"][4] == b"3\n"
+    assert sorted(p for p in tree if p.startswith("/all/")) == [
+        "/all/dir", "/all/dir/f1", "/all/dir/sub", "/all/dir/sub/f3"]
+    assert tree["/all/dir"][1] == "0o750"
+    with pytest.raises(BuildError, match="file not found in build context: other"):
+        build(store, ctx, "FROM scratch\nCOPY other /o\n")
+    # `dir` then `!*/f1`: Docker never looks inside `dir`, so dir/f1 is not there
+    (ctx / ".dockerignore").write_text("dir\n!*/f1\n")
+    with pytest.raises(BuildError, match="file not found in build context: dir/f1"):
+        build(store, ctx, "FROM scratch\nCOPY dir/f1 /f1\n")
+    image, _ = build(store, ctx, "FROM scratch\nCOPY . /all/\n")
+    assert "/all/dir" not in files_of(store, image)
+
+
 @pytest.mark.parametrize(("dockerfile", "message"), [
     ("FROM busybox\nCOPY ../x /x\n",
      "COPY failed: forbidden path outside the build context: ../x"),

@@ -156,3 +156,41 @@ def test_ctrl_c_stops_the_step_and_keeps_the_store_consistent(store: Store, busy
     # the step that completed is cached
     _, rec = build(store, ctx, "FROM busybox\nRUN echo x > /done\n")
     assert rec.of(ev.CacheHit) == [ev.CacheHit()]
+
+
+@pytest.fixture
+def ignoring_ctx(tmp_path: Path) -> Path:
+    """A context whose .dockerignore excludes a file at the top and one in a subdirectory."""
+    root = tmp_path / "ctx"
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / "secret").write_text("host secret\n")
+    (root / "kept.txt").write_text("kept\n")
+    os.chmod(root / "kept.txt", 0o751)
+    (root / "sub" / "hidden").write_text("hidden\n")
+    (root / "sub" / "deep" / "f").write_text("deep\n")
+    (root / "link").symlink_to("kept.txt")
+    (root / ".dockerignore").write_text("secret\nsub/hidden\n")
+    return root
+
+
+def test_a_bound_context_hides_what_dockerignore_excludes(store: Store, busybox: Image,
+                                                          ignoring_ctx: Path) -> None:
+    """As BuildKit, RUN --mount=type=bind shows the context as .dockerignore filters it."""
+    ctx = ignoring_ctx
+    _, rec = build(store, ctx, "FROM busybox\n"
+                   "RUN --mount=type=bind,target=/c cd /c && find . | sort && "
+                   "stat -c '%a %n' kept.txt && cat link sub/deep/f\n"
+                   "RUN --mount=type=bind,source=sub,target=/s ls -a /s\n")
+    out = output_of(rec).decode()
+    assert out.split("\n")[:8] == [".", "./.dockerignore", "./kept.txt", "./link", "./sub",
+                                   "./sub/deep", "./sub/deep/f", "751 kept.txt"]
+    assert out.endswith("kept\ndeep\n.\n..\ndeep\n")
+    with pytest.raises(RunFailed):
+        build(store, ctx, "FROM busybox\nRUN --mount=type=bind,target=/c cat /c/secret\n")
+    with pytest.raises(RunFailed):
+        build(store, ctx, "FROM busybox\n"
+              "RUN --mount=type=bind,source=sub,target=/s cat /s/hidden\n")
+    # the context itself is as it was
+    assert sorted(os.listdir(ctx)) == [".dockerignore", "kept.txt", "link", "secret", "sub"]
+    assert (ctx / "secret").read_text() == "host secret\n"
+    assert list((store.root / "tmp").iterdir()) == []

@@ -24,7 +24,7 @@ from runtime_helpers import REPO
 USER = "minidock-test"
 SUBSET = ["tests/runtime/test_runtime_sandbox.py", "tests/runtime/test_runtime_cli.py",
           "tests/runtime/test_runtime_ports.py", "tests/runtime/test_runtime_security.py",
-          "tests/runtime/test_runtime_detached.py"]
+          "tests/runtime/test_runtime_detached.py", "tests/runtime/test_commit_owners.py"]
 
 
 def _ensure_user() -> pwd.struct_passwd:

@@ -14,6 +14,7 @@ added to the image list, with its tags.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import posixpath
@@ -131,6 +132,7 @@ class _Build:
         self.committer = Committer(store, options.compression, options.source_date_epoch)
         self.stage_results: dict[int, StepImage | None] = {}
         self.stage_names: dict[int, str] = {}
+        self._context_views: dict[str, Path] = {}  # context dir -> its filtered view
         self._layer_dirs: dict[Digest, Path] = {}
         self._images: dict[str, StepImage] = {}
         self._scratch = store.ensure().blobs.temp_dir("build")  # cleaned if we are killed
@@ -507,7 +509,9 @@ class _Build:
         plan = plan_copy(tree, [source], "/m/", workdir="/", image=ImageFS([]),
                          opts=CopyOptions(), instruction="RUN --mount")
         if isinstance(tree, ContextTree) and not _writable(mount):
-            return tree.host_path(rel), plan.digest
+            if not stat.S_ISDIR(st.st_mode) or not self.context.ignore.active:
+                return tree.host_path(rel), plan.digest
+            return self._context_view(rel, plan.entries), plan.digest
         # a private copy: image trees are spread over layers, and rw binds must not
         # change their source
         copy_dir = Path(tempfile.mkdtemp(prefix="bind-", dir=self.scratch))
@@ -516,6 +520,21 @@ class _Build:
         if not stat.S_ISDIR(st.st_mode):
             inner = copy_dir / posixpath.basename(source.rstrip("/") or "m")
         return inner, plan.digest
+
+    def _context_view(self, rel: str, entries: list[Entry]) -> Path:
+        """A context directory as .dockerignore filters it, for a read-only bind.
+
+        As BuildKit mounts the filtered context: a tree of hard links to the
+        included files (the context's own inodes, so no file content is copied
+        and modes, owners and times are the context's), made once per build.
+        A context on another filesystem than the store is copied instead.
+        """
+        view = self._context_views.get(rel)
+        if view is None:
+            view = Path(tempfile.mkdtemp(prefix="context-view-", dir=self.scratch))
+            _materialize(entries, "m", view, link=True)
+            self._context_views[rel] = view
+        return view
 
     def _run_step(self, step: Step, effect: RunEffect, parent: StepImage | None,
                   parent_id: str, config: dict[str, Any], author: str | None) -> StepImage:
@@ -573,8 +592,11 @@ def _writable(mount: Mount) -> bool:
     return not mount.readonly
 
 
-def _materialize(entries: list[Entry], prefix: str, target: Path) -> None:
-    """Write planned entries (paths under `prefix`) as real files below `target`."""
+def _materialize(entries: list[Entry], prefix: str, target: Path, *,
+                 link: bool = False) -> None:
+    """Write planned entries (paths under `prefix`) as real files below `target`;
+    with `link`, a file from the host is a hard link to it where the filesystem
+    allows (its mode is then its own)."""
     for entry in entries:
         rel = entry.path[len(prefix):].lstrip("/") if entry.path.startswith(prefix) else None
         if rel is None:
@@ -587,11 +609,25 @@ def _materialize(entries: list[Entry], prefix: str, target: Path) -> None:
             if isinstance(entry.source, bytes):
                 dest.write_bytes(entry.source)
             elif entry.source is not None:
+                if link and _hard_link(entry.source, dest):
+                    continue
                 shutil.copyfile(entry.source, dest)
             os.chmod(dest, entry.mode)
         elif entry.kind is EntryKind.SYMLINK:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(entry.linkname, dest)
+
+
+def _hard_link(source: str, dest: Path) -> bool:
+    """Link `dest` to the file `source` (never through a symlink); False where the
+    filesystem refuses (another device, link limit, protected_hardlinks)."""
+    try:
+        os.link(source, dest, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.EXDEV, errno.EMLINK, errno.EPERM):
+            return False
+        raise
+    return True
 
 
 def build_image(store: Store, context: BuildContext, dockerfile: bytes, options: BuildOptions,

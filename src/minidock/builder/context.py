@@ -43,17 +43,23 @@ class SourceNotFound(BuildError):
 class IgnoreRules:
     """.dockerignore applied to context paths.
 
-    `excluded` answers for one path (its parents' exclusion included);
-    `can_skip_dir` says whether an excluded directory may be skipped whole,
-    i.e. no `!` rule could re-include something below it.
+    `excluded` is the patterns' answer for one path (its parents' exclusion
+    included); `can_skip_dir` says whether an excluded directory may be skipped
+    whole, i.e. no `!` rule could re-include something below it; `hides` is
+    the answer for a path looked up directly, which also holds what lies in a
+    directory Docker never looks into (`dir` then `!*/f1` hides `dir/f1`);
+    `active` is False when nothing is excluded at all.
     """
 
     excluded: ExcludeRule
     can_skip_dir: ExcludeRule
+    hides: ExcludeRule
+    active: bool = True
 
     @staticmethod
     def none() -> IgnoreRules:
-        return IgnoreRules(lambda _path: False, lambda _path: True)
+        return IgnoreRules(lambda _path: False, lambda _path: True, lambda _path: False,
+                           active=False)
 
     @staticmethod
     def from_text(data: bytes) -> IgnoreRules:
@@ -63,7 +69,7 @@ class IgnoreRules:
         matcher = IgnoreMatcher.from_text(data)
         if not matcher:
             return IgnoreRules.none()
-        return IgnoreRules(matcher.matches, matcher.can_skip_dir)
+        return IgnoreRules(matcher.matches, matcher.can_skip_dir, matcher.hides)
 
 
 class BuildContext:
@@ -75,6 +81,7 @@ class BuildContext:
         self.ignore = ignore or IgnoreRules.none()
         self._owned_dir = owned_dir
         self._hashes: dict[tuple[int, int, int, int], str] = {}
+        self._holds_included: dict[str, bool] = {}
 
     # ---- construction --------------------------------------------------------
     @classmethod
@@ -122,7 +129,31 @@ class BuildContext:
         return self.root / rel if rel else self.root
 
     def is_excluded(self, rel: str) -> bool:
-        return bool(rel) and self.ignore.excluded(rel)
+        """True when the context does not show `rel`.
+
+        As BuildKit sends it: what .dockerignore excludes is not there, but an
+        excluded directory that holds a re-included path is (`**` then
+        `!dir/f1` keeps `dir`, with only `f1` in it).
+        """
+        if not rel or not self.ignore.active:
+            return False
+        if not self.ignore.excluded(rel):
+            return self.ignore.hides(rel)  # inside a directory no exception reaches
+        return not self._directory_holds_included(rel)
+
+    def _directory_holds_included(self, rel: str) -> bool:
+        """Whether the excluded `rel` is a directory with something included below."""
+        known = self._holds_included.get(rel)
+        if known is None:
+            known = False
+            if not self.ignore.can_skip_dir(rel):
+                try:
+                    is_dir = stat.S_ISDIR(os.lstat(self.host_path(rel)).st_mode)
+                except (FileNotFoundError, NotADirectoryError):
+                    is_dir = False
+                known = is_dir and next(iter(self.walk(rel)), None) is not None
+            self._holds_included[rel] = known
+        return known
 
     def resolve(self, written: str, *, instruction: str = "COPY",
                 follow_last: bool = True) -> str:
@@ -217,7 +248,8 @@ class BuildContext:
         """Everything below directory `rel` (not `rel` itself), parents first.
 
         Yields context-relative paths not excluded by .dockerignore. An excluded
-        directory is skipped whole unless a `!` rule might re-include a child.
+        directory is skipped whole unless a `!` rule might re-include a child;
+        it is yielded when something below it is.
         """
         stack = [rel]
         while stack:
@@ -233,12 +265,12 @@ class BuildContext:
                     st = os.lstat(self.host_path(child))
                 except FileNotFoundError:
                     continue
-                excluded = self.is_excluded(child)
+                # the walk never enters a directory Docker skips: the patterns decide
+                excluded = self.ignore.excluded(child)
                 if stat.S_ISDIR(st.st_mode):
-                    if excluded and self.ignore.can_skip_dir(child):
+                    if excluded and not self._directory_holds_included(child):
                         continue
-                    if not excluded:
-                        yield child, st
+                    yield child, st
                     subdirs.append(child)
                 elif not excluded:
                     yield child, st

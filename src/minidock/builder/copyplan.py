@@ -93,7 +93,7 @@ class _Planner:
             hit = self.image.lstat("/" + rel)
             if hit is not None and stat.S_ISDIR(hit[1].st_mode):
                 st = hit[1]
-                uid, gid = self.image.owner_of(st)
+                uid, gid = self.image.owner_of(str(hit[0]), st)
                 self.entries[rel] = Entry(rel, EntryKind.DIR, stat.S_IMODE(st.st_mode),
                                           uid, gid, self._mtime(int(st.st_mtime)))
             elif hit is not None:
@@ -112,7 +112,7 @@ class _Planner:
         if self.opts.owner is not None:
             entry.uid, entry.gid = self.opts.owner
         else:
-            entry.uid, entry.gid = tree.owner_of(st)
+            entry.uid, entry.gid = tree.owner_of(str(host), st)
         if self.opts.chmod is not None and entry.kind is not EntryKind.SYMLINK:
             entry.mode = self.opts.chmod(entry.mode, entry.kind is EntryKind.DIR) & 0o7777
         entry.mtime = self._mtime(entry.mtime)

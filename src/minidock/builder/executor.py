@@ -198,16 +198,19 @@ class SandboxContainer:
     def write_layer(self, sink: BinaryIO, compression: str,
                     source_date_epoch: int | None) -> LayerInfo:
         from minidock.layer.differ import diff_overlay_upper, diff_trees
+        from minidock.runtime.idmap import rootless_owners
 
+        owners = rootless_owners()
         if self.driver_name == "overlay":
             upper = self.bundle / "upper"
             self._drop_scratch_mountpoints(upper)
             return diff_overlay_upper(upper, sink, compression,
-                                      source_date_epoch=source_date_epoch)
+                                      source_date_epoch=source_date_epoch, owners=owners)
         rootfs = self.bundle / "rootfs"
         self._drop_scratch_mountpoints(rootfs)
         return diff_trees(self.bundle / "base" / "rootfs", rootfs, sink, compression,
-                          dir_identities=self._identities, source_date_epoch=source_date_epoch)
+                          dir_identities=self._identities, source_date_epoch=source_date_epoch,
+                          owners=owners)
 
     def remove(self) -> None:
         if self.bundle.exists():

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from minidock.errors import BuildError
 from minidock.layer.entry import OPAQUE_MARKER, WHITEOUT_PREFIX
+from minidock.layer.hostfs import OwnerMap
 from minidock.runtime.rootfs import is_opaque, is_whiteout
 
 MAX_SYMLINK_HOPS = 40
@@ -28,21 +29,24 @@ class ImageFS:
     """Lookups in the merged tree of `layers` (host dirs, lowest first).
 
     `rootless`: the layers were extracted by an unprivileged user, so their
-    files belong to that user; `owner_of` reports those as root, which is what
-    a rootless container sees (other owners of the image are not recorded).
+    files belong to that user, who is root in a rootless container; `owner_of`
+    reports the other owners the extraction recorded (OWNER_XATTR).
     """
 
     def __init__(self, layers: Sequence[Path], *, rootless: bool = False):
         self._top_first = [Path(p) for p in reversed(list(layers))]
-        self._ids = (os.geteuid(), os.getegid()) if rootless else None
+        self._owners: OwnerMap | None = None
+        if rootless:
+            own = (os.geteuid(), os.getegid())
+            self._owners = OwnerMap(lambda uid, gid: (0 if uid == own[0] else uid,
+                                                      0 if gid == own[1] else gid), own)
 
-    def owner_of(self, st: os.stat_result) -> tuple[int, int]:
-        """The (uid, gid) the image gives a file, as far as the extracted copy tells."""
-        if self._ids is None:
+    def owner_of(self, host: str, st: os.stat_result) -> tuple[int, int]:
+        """The (uid, gid) the image gives the file at `host` (an lstat'ed host path of
+        one of the layers)."""
+        if self._owners is None:
             return st.st_uid, st.st_gid
-        uid = 0 if st.st_uid == self._ids[0] else st.st_uid
-        gid = 0 if st.st_gid == self._ids[1] else st.st_gid
-        return uid, gid
+        return self._owners.owner(host, st)
 
     def _has_wh_file(self, layer: Path, rel: str) -> bool:
         parent, name = posixpath.split(rel)

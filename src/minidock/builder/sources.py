@@ -49,7 +49,7 @@ class SourceTree(Protocol):
 
     def file_sha256(self, rel: str, st: os.stat_result) -> str: ...
 
-    def owner_of(self, st: os.stat_result) -> tuple[int, int]: ...
+    def owner_of(self, host: str, st: os.stat_result) -> tuple[int, int]: ...
 
 
 class ContextTree:
@@ -79,7 +79,7 @@ class ContextTree:
     def file_sha256(self, rel: str, st: os.stat_result) -> str:
         return self.context.file_sha256(rel, st)
 
-    def owner_of(self, st: os.stat_result) -> tuple[int, int]:
+    def owner_of(self, host: str, st: os.stat_result) -> tuple[int, int]:
         return 0, 0  # COPY from the context gives root (or --chown) whoever owns the file
 
 
@@ -114,8 +114,8 @@ class ImageTree:
     def listdir(self, rel: str) -> list[str]:
         return self.fs.listdir("/" + rel)
 
-    def owner_of(self, st: os.stat_result) -> tuple[int, int]:
-        return self.fs.owner_of(st)
+    def owner_of(self, host: str, st: os.stat_result) -> tuple[int, int]:
+        return self.fs.owner_of(host, st)
 
     def walk(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
         stack = [rel]

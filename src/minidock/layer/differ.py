@@ -48,6 +48,7 @@ from minidock.layer.entry import (
     whiteout_path,
 )
 from minidock.layer.hostfs import (
+    OwnerMap,
     XattrFilter,
     entry_from_stat,
     keep_xattr,
@@ -123,7 +124,8 @@ def _upper_items(upper: str, prefix: str) -> list[tuple[bytes, str, str, os.stat
     return items
 
 
-def _overlay_upper_entries(upper: str, xattrs: XattrFilter | None) -> Iterator[Entry]:
+def _overlay_upper_entries(upper: str, xattrs: XattrFilter | None,
+                           owners: OwnerMap | None) -> Iterator[Entry]:
     seen: dict[tuple[int, int], str] = {}
     stack = [("", iter(_upper_items(upper, "")))]
     while stack:
@@ -142,7 +144,7 @@ def _overlay_upper_entries(upper: str, xattrs: XattrFilter | None) -> Iterator[E
             if feature in overlay:
                 raise LayerError(f"cannot diff {rel}: the upper directory uses {feature}",
                                  hint="mount overlay with redirect_dir=off,metacopy=off")
-        entry = entry_from_stat(rel, host_path, st, xattrs=xattrs)
+        entry = entry_from_stat(rel, host_path, st, xattrs=xattrs, owners=owners)
         if entry is None:
             continue
         yield _hardlink(entry, st, seen)
@@ -155,12 +157,14 @@ def _overlay_upper_entries(upper: str, xattrs: XattrFilter | None) -> Iterator[E
 def diff_overlay_upper(upper_dir: str | os.PathLike[str], sink: BinaryIO,
                        compression: str = "zstd", *, source_date_epoch: int | None = None,
                        xattrs: XattrFilter | None = keep_xattr, media_type: str | None = None,
-                       progress: Progress | None = None) -> LayerInfo:
-    """Write an overlayfs upper directory as an OCI layer with whiteouts."""
+                       progress: Progress | None = None,
+                       owners: OwnerMap | None = None) -> LayerInfo:
+    """Write an overlayfs upper directory as an OCI layer with whiteouts (owners as
+    `owners` maps them, for a tree a user namespace wrote)."""
     upper = os.fspath(upper_dir)
     with LayerWriter(sink, compression, media_type=media_type,
                      source_date_epoch=source_date_epoch, progress=progress) as writer:
-        for entry in _overlay_upper_entries(upper, xattrs):
+        for entry in _overlay_upper_entries(upper, xattrs, owners):
             writer.add(entry)
     return writer.close()
 
@@ -344,8 +348,9 @@ def diff_trees(lower_dir: str | os.PathLike[str], upper_dir: str | os.PathLike[s
                dir_identities: DirIdentities | None = None,
                source_date_epoch: int | None = None, xattrs: XattrFilter | None = keep_xattr,
                compare_content: bool = False, media_type: str | None = None,
-               progress: Progress | None = None) -> LayerInfo:
-    """Write the difference from `lower_dir` to `upper_dir` as an OCI layer."""
+               progress: Progress | None = None, owners: OwnerMap | None = None) -> LayerInfo:
+    """Write the difference from `lower_dir` to `upper_dir` as an OCI layer (owners as
+    `owners` maps them, for a tree a user namespace wrote)."""
     lower, upper = os.fspath(lower_dir), os.fspath(upper_dir)
     deltas = _tree_deltas(lower, upper, dir_identities, xattrs, compare_content)
     emissions: list[tuple[tuple[bytes, ...], str, str]] = []
@@ -368,7 +373,7 @@ def diff_trees(lower_dir: str | os.PathLike[str], upper_dir: str | os.PathLike[s
             else:
                 host_path = os.path.join(upper, path)
                 st = os.lstat(host_path)
-                entry = entry_from_stat(path, host_path, st, xattrs=xattrs)
+                entry = entry_from_stat(path, host_path, st, xattrs=xattrs, owners=owners)
                 if entry is not None:
                     writer.add(_hardlink(entry, st, seen))
     return writer.close()

@@ -2,9 +2,11 @@
 
 Nothing lands outside the destination: entry names are cleaned as if the
 destination were `/`, parent directories are resolved component by component
-with symlinks followed only inside it (`RootResolver`), and the final component
-is created relative to an `O_NOFOLLOW` directory descriptor, never through a
-symlink. A symlink entry may point anywhere (absolute links are normal in a
+with symlinks followed only inside it (`RootResolver`) and opened through no
+symlink at all (`open_beneath`), the final component is created relative to
+that directory descriptor, and every later change of owner, mode, times or
+attributes goes through a descriptor of the entry itself, never by a name a
+symlink could stand in for. A symlink entry may point anywhere (absolute links are normal in a
 rootfs); it is stored, never followed out.
 
 Two modes:
@@ -37,7 +39,8 @@ from minidock.layer.entry import (
     clean_path,
     is_overlay_xattr,
 )
-from minidock.layer.safepath import RootResolver
+from minidock.layer.hostfs import OWNER_XATTR
+from minidock.layer.safepath import PinnedEntry, RootResolver, open_beneath
 from minidock.layer.streams import Readable
 from minidock.layer.tarstream import TarReader
 
@@ -73,6 +76,7 @@ class _Extractor:
         self.same_owner = self.privileged if same_owner is None else same_owner
         self.warn = on_warning or _ignore
         self.resolver = RootResolver(dest, mkdir=self._mkdir_parent)
+        self.root_fd = os.open(self.resolver.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.written: set[str] = set()  # real relative paths this layer created
         self.holds_written: set[str] = set()  # their ancestors
         self.whiteouts: set[str] = set()  # overlay mode: devices standing for deletions
@@ -94,30 +98,39 @@ class _Extractor:
 
     def _mkdir_parent(self, real: str) -> None:
         """A directory the tar implies but does not list: 0755, owned by the extractor."""
-        host = self.resolver.host(real)
+        parent, name = posixpath.split(real)
+        parent_fd = self._open_dir(parent)
         try:
-            os.mkdir(host, 0o755)
-        except PermissionError:
-            self._open_up(posixpath.dirname(real))
-            os.mkdir(host, 0o755)
-        os.chmod(host, 0o755)  # not narrowed by the umask
+            try:
+                os.mkdir(name, 0o755, dir_fd=parent_fd)
+            except PermissionError:
+                self._open_up(parent)
+                os.mkdir(name, 0o755, dir_fd=parent_fd)
+            with PinnedEntry(parent_fd, name) as made:
+                made.chmod(0o755)  # not narrowed by the umask
+        finally:
+            os.close(parent_fd)
         self._mark_written(real)
 
     def _open_up(self, real: str) -> None:
         """Unprivileged: make a read-only directory writable until the end."""
         if self.privileged:
             raise PermissionError(errno.EACCES, "permission denied", self.resolver.host(real))
-        host = self.resolver.host(real)
-        st = os.lstat(host)
-        if real not in self.deferred:
-            self.restore.setdefault(real, (stat.S_IMODE(st.st_mode), st.st_mtime_ns))
-        os.chmod(host, stat.S_IMODE(st.st_mode) | 0o700)
+        with PinnedEntry(self.root_fd, real or ".") as directory:
+            st = os.fstat(directory.fd)
+            if real not in self.deferred:
+                self.restore.setdefault(real, (stat.S_IMODE(st.st_mode), st.st_mtime_ns))
+            directory.chmod(stat.S_IMODE(st.st_mode) | 0o700)
+
+    def _open_dir(self, real: str) -> int:
+        """An O_RDONLY descriptor of the real directory `real`, reached through no symlink."""
+        return open_beneath(self.root_fd, real, _DIR_FLAGS)
 
     def _parent(self, path: str) -> tuple[str, int]:
-        """The real parent of clean `path` and an O_NOFOLLOW descriptor for it."""
+        """The real parent of clean `path` and a descriptor for it."""
         real = self.resolver.resolve_dir(posixpath.dirname(path))
         assert real is not None
-        return real, os.open(self.resolver.host(real), _DIR_FLAGS)
+        return real, self._open_dir(real)
 
     def _remove(self, parent_fd: int, name: str, st: os.stat_result) -> None:
         if stat.S_ISDIR(st.st_mode):
@@ -172,9 +185,10 @@ class _Extractor:
             self._dir(entry, real, parent_fd, name, existing is not None)
         elif kind is EntryKind.SYMLINK:
             os.symlink(entry.linkname, name, dir_fd=parent_fd)
-            self._owner(entry, name, parent_fd)
-            self._xattrs(entry, os.path.join(self.resolver.host(real_parent), name))
-            self._mtime(entry, name, parent_fd)
+            with PinnedEntry(parent_fd, name) as link:
+                self._owner(entry, link)
+                self._xattrs(entry, link)
+                self._mtime(entry, link)
         elif kind is EntryKind.HARDLINK:
             self._hardlink(entry, real, parent_fd, name)
         elif kind in (EntryKind.CHAR, EntryKind.BLOCK, EntryKind.FIFO):
@@ -194,6 +208,8 @@ class _Extractor:
                 self.bytes += n
             if self.same_owner:
                 self._chown(entry, lambda: os.fchown(fd, entry.uid, entry.gid))
+            else:
+                self._record_owner(entry, fd)
             os.fchmod(fd, entry.mode)
             self._xattrs(entry, fd)
             os.utime(fd, ns=(entry.mtime * 10**9, entry.mtime * 10**9))
@@ -207,6 +223,8 @@ class _Extractor:
         try:
             if self.same_owner:
                 self._chown(entry, lambda: os.fchown(fd, entry.uid, entry.gid))
+            else:
+                self._record_owner(entry, fd)
             if exists:
                 self._drop_stale_xattrs(entry, fd)
             self._xattrs(entry, fd)
@@ -216,9 +234,11 @@ class _Extractor:
         self.restore.pop(real, None)
 
     def _root_dir(self, entry: Entry) -> None:
-        if self.same_owner:
-            self._chown(entry, lambda: os.chown(self.resolver.root, entry.uid, entry.gid))
-        self._xattrs(entry, self.resolver.root)
+        with PinnedEntry(self.root_fd, ".") as root:
+            self._owner(entry, root)
+            if not self.same_owner:
+                self._record_owner(entry, root)
+            self._xattrs(entry, root)
         self.deferred[""] = (entry.mode, entry.mtime)
         self.restore.pop("", None)
 
@@ -232,7 +252,7 @@ class _Extractor:
                              "in the layer's root")
         target_name = posixpath.basename(target)
         target_real = posixpath.join(target_parent, target_name)
-        target_fd = os.open(self.resolver.host(target_parent), _DIR_FLAGS)
+        target_fd = self._open_dir(target_parent)
         try:
             try:
                 st = os.lstat(target_name, dir_fd=target_fd)
@@ -264,9 +284,10 @@ class _Extractor:
                 self.skipped.append(entry.path)
                 self.warn(f"skipped device node {entry.path}: not permitted here")
                 return False
-        self._owner(entry, name, parent_fd)
-        os.chmod(name, entry.mode, dir_fd=parent_fd)
-        self._mtime(entry, name, parent_fd)
+        with PinnedEntry(parent_fd, name) as node:
+            self._owner(entry, node)
+            node.chmod(entry.mode)
+            self._mtime(entry, node)
         return True
 
     def _whiteout(self, path: str, name: str) -> None:
@@ -275,8 +296,8 @@ class _Extractor:
             real_dir = self.resolver.resolve_dir(parent)
             assert real_dir is not None
             if self.mode == "overlay":
-                os.setxattr(self.resolver.host(real_dir), self.opaque_xattr, b"y",
-                            follow_symlinks=False)
+                with PinnedEntry(self.root_fd, real_dir or ".") as directory:
+                    directory.setxattr(self.opaque_xattr, b"y")
             else:
                 self._clear_lower(real_dir)
             return
@@ -291,7 +312,7 @@ class _Extractor:
         real = posixpath.join(real_parent, hidden)
         if real in self.written:
             return  # a whiteout never hides what its own layer adds
-        fd = os.open(self.resolver.host(real_parent), _DIR_FLAGS)
+        fd = self._open_dir(real_parent)
         try:
             try:
                 existing = os.lstat(hidden, dir_fd=fd)
@@ -316,7 +337,7 @@ class _Extractor:
         pending = [real_dir]
         while pending:
             current = pending.pop()
-            fd = os.open(self.resolver.host(current), _DIR_FLAGS)
+            fd = self._open_dir(current)
             try:
                 with os.scandir(fd) as children:
                     names = [(c.name, c.is_dir(follow_symlinks=False)) for c in children]
@@ -342,30 +363,29 @@ class _Extractor:
                                  "id not mapped in this user namespace") from None
             raise
 
-    def _owner(self, entry: Entry, name: str, parent_fd: int) -> None:
+    def _owner(self, entry: Entry, target: PinnedEntry) -> None:
         if self.same_owner:
-            self._chown(entry, lambda: os.chown(name, entry.uid, entry.gid, dir_fd=parent_fd,
-                                                follow_symlinks=False))
+            self._chown(entry, lambda: target.chown(entry.uid, entry.gid))
 
-    def _mtime(self, entry: Entry, name: str, parent_fd: int) -> None:
+    def _record_owner(self, entry: Entry, target: int | PinnedEntry) -> None:
+        """Not allowed to chown: keep a non-root owner of a file or directory where
+        the layer written from this tree's changes finds it (OWNER_XATTR)."""
+        if (entry.uid, entry.gid) != (0, 0):
+            _set_xattr(target, OWNER_XATTR, f"{entry.uid}:{entry.gid}".encode())
+
+    def _mtime(self, entry: Entry, target: PinnedEntry) -> None:
         ns = entry.mtime * 10**9
-        os.utime(name, ns=(ns, ns), dir_fd=parent_fd, follow_symlinks=False)
+        target.utime(ns, ns)
 
-    def _xattrs(self, entry: Entry, target: int | str) -> None:
+    def _xattrs(self, entry: Entry, target: int | PinnedEntry) -> None:
         for key, value in entry.xattrs.items():
             if is_overlay_xattr(key):
                 # overlayfs would obey these (opaque, redirect, metacopy): never from a tar
                 self.warn(f"ignored overlay attribute {key} on {entry.path}")
                 continue
-            try:
-                if isinstance(target, int):
-                    os.setxattr(target, key, value)
-                else:
-                    os.setxattr(target, key, value, follow_symlinks=False)
-            except OSError as exc:
-                if exc.errno not in _XATTR_SOFT_ERRORS:
-                    raise
-                self.warn(f"could not set {key} on {entry.path}: {exc.strerror}")
+            refused = _set_xattr(target, key, value)
+            if refused:
+                self.warn(f"could not set {key} on {entry.path}: {refused}")
 
     def _drop_stale_xattrs(self, entry: Entry, fd: int) -> None:
         """A directory entry over an existing one replaces its attributes, as overlayfs shows."""
@@ -395,7 +415,7 @@ class _Extractor:
 
     def _set_dir(self, real: str, mode: int, mtime_ns: int) -> None:
         try:
-            fd = os.open(self.resolver.host(real), _DIR_FLAGS)
+            fd = self._open_dir(real)
         except (FileNotFoundError, NotADirectoryError):
             return  # replaced by a later entry
         except OSError as exc:
@@ -407,6 +427,20 @@ class _Extractor:
             os.utime(fd, ns=(mtime_ns, mtime_ns))
         finally:
             os.close(fd)
+
+
+def _set_xattr(target: int | PinnedEntry, key: str, value: bytes) -> str | None:
+    """Set one attribute; the reason when the filesystem or our privileges refuse it."""
+    try:
+        if isinstance(target, int):
+            os.setxattr(target, key, value)
+        else:
+            target.setxattr(key, value)
+    except OSError as exc:
+        if exc.errno not in _XATTR_SOFT_ERRORS:
+            raise
+        return exc.strerror or str(exc)
+    return None
 
 
 def extract(stream: Readable, dest: str | os.PathLike[str], *, mode: Mode = "apply",
@@ -423,23 +457,26 @@ def extract(stream: Readable, dest: str | os.PathLike[str], *, mode: Mode = "app
     """
     extractor = _Extractor(dest, mode, rootless=rootless, same_owner=same_owner,
                            on_warning=on_warning)
-    source = decompressing_reader(stream, media_type)
-    reader = TarReader(source)
-    for entry in reader:
-        extractor.entries += 1
-        try:
-            extractor.apply(entry, reader)
-        except LayerError:
-            raise
-        except (OSError, ValueError) as exc:
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise LayerError(f"cannot extract {entry.path!r}: {detail}") from None
-    while source.read(_COPY_BUFFER):
-        pass  # trailing padding; reaching EOF lets verifying readers check the digest
     try:
-        extractor.finish()
-    except OSError as exc:
-        raise LayerError(f"cannot set directory metadata: {exc.strerror}") from None
+        source = decompressing_reader(stream, media_type)
+        reader = TarReader(source)
+        for entry in reader:
+            extractor.entries += 1
+            try:
+                extractor.apply(entry, reader)
+            except LayerError:
+                raise
+            except (OSError, ValueError) as exc:
+                detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise LayerError(f"cannot extract {entry.path!r}: {detail}") from None
+        while source.read(_COPY_BUFFER):
+            pass  # trailing padding; reaching EOF lets verifying readers check the digest
+        try:
+            extractor.finish()
+        except OSError as exc:
+            raise LayerError(f"cannot set directory metadata: {exc.strerror}") from None
+    finally:
+        os.close(extractor.root_fd)
     return ExtractResult(entries=extractor.entries, bytes=extractor.bytes,
                          skipped=tuple(extractor.skipped))
 

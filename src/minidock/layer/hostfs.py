@@ -14,8 +14,11 @@ from collections.abc import Callable
 from minidock.errors import LayerError
 from minidock.layer.entry import Entry, EntryKind, is_overlay_xattr
 
-# Host-specific labels that must not travel into an image.
-_HOST_ONLY_XATTRS = frozenset({"security.selinux"})
+# Where an unprivileged extraction keeps the owner the tar gave an entry ("uid:gid"),
+# since it cannot chown: read back when the tree's changes become a layer.
+OWNER_XATTR = "user.minidock.owner"
+# Host-specific labels and bookkeeping that must not travel into an image.
+_HOST_ONLY_XATTRS = frozenset({"security.selinux", OWNER_XATTR})
 _NO_XATTRS = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENODATA, errno.EPERM, errno.EACCES}
 
 XattrFilter = Callable[[str], bool]
@@ -48,6 +51,35 @@ def read_xattrs(path: str, keep: XattrFilter = keep_xattr) -> dict[str, bytes]:
     return values
 
 
+def recorded_owner(path: str) -> tuple[int, int] | None:
+    """The owner an unprivileged extraction recorded for `path` (OWNER_XATTR), if any."""
+    try:
+        uid, _, gid = os.getxattr(path, OWNER_XATTR, follow_symlinks=False).partition(b":")
+        return int(uid), int(gid)
+    except (OSError, ValueError):
+        return None
+
+
+class OwnerMap:
+    """Host owners of a tree a user namespace wrote, as the ids it has inside.
+
+    `to_inside` maps a host (uid, gid) through the namespace's id map. An entry
+    still owned by the unprivileged user (root inside) that the extraction
+    recorded an owner for is an image file nobody chowned: its recorded owner.
+    """
+
+    def __init__(self, to_inside: Callable[[int, int], tuple[int, int]], own: tuple[int, int]):
+        self.to_inside = to_inside
+        self.own = own
+
+    def owner(self, host_path: str, st: os.stat_result) -> tuple[int, int]:
+        if (st.st_uid, st.st_gid) == self.own and not stat.S_ISLNK(st.st_mode):
+            recorded = recorded_owner(host_path)
+            if recorded is not None:
+                return recorded
+        return self.to_inside(st.st_uid, st.st_gid)
+
+
 _KIND_OF_FORMAT = {
     stat.S_IFREG: EntryKind.FILE, stat.S_IFDIR: EntryKind.DIR, stat.S_IFLNK: EntryKind.SYMLINK,
     stat.S_IFCHR: EntryKind.CHAR, stat.S_IFBLK: EntryKind.BLOCK, stat.S_IFIFO: EntryKind.FIFO,
@@ -60,17 +92,20 @@ def kind_of(mode: int) -> EntryKind | None:
 
 
 def entry_from_stat(layer_path: str, host_path: str, st: os.stat_result, *,
-                    xattrs: XattrFilter | None = keep_xattr) -> Entry | None:
-    """An entry describing the host object `host_path` (already lstat'ed) at `layer_path`."""
+                    xattrs: XattrFilter | None = keep_xattr,
+                    owners: OwnerMap | None = None) -> Entry | None:
+    """An entry describing the host object `host_path` (already lstat'ed) at `layer_path`;
+    its owner is the host's, or as `owners` maps it."""
     kind = kind_of(st.st_mode)
     if kind is None:
         return None
+    uid, gid = (st.st_uid, st.st_gid) if owners is None else owners.owner(host_path, st)
     entry = Entry(
         path=layer_path,
         kind=kind,
         mode=stat.S_IMODE(st.st_mode),
-        uid=st.st_uid,
-        gid=st.st_gid,
+        uid=uid,
+        gid=gid,
         mtime=st.st_mtime_ns // 1_000_000_000,
     )
     if kind is EntryKind.FILE:

@@ -77,12 +77,14 @@ def container_changes(container: Container) -> list[Any]:
 def write_container_layer(container: Container, sink: BinaryIO, compression: str) -> Any:
     """The container's changes as a layer tar; returns the writer's LayerInfo."""
     from minidock.layer.differ import diff_overlay_upper, diff_trees
+    from minidock.runtime.idmap import rootless_owners
 
+    owners = rootless_owners()
     if container.data.get("Driver") == OVERLAY:
-        return diff_overlay_upper(container.dir / "upper", sink, compression)
+        return diff_overlay_upper(container.dir / "upper", sink, compression, owners=owners)
     with _image_tree(container) as base:
         return diff_trees(base, container.dir / "rootfs", sink, compression,
-                          dir_identities=_dir_identities(container))
+                          dir_identities=_dir_identities(container), owners=owners)
 
 
 def commit_container(settings: Any, container: Container, reference: str | None, *,

@@ -3,9 +3,12 @@
 Everything on the container side goes through directory file descriptors:
 paths are resolved by the kernel with the container's root as `/` (openat2
 RESOLVE_IN_ROOT), entries are opened with O_NOFOLLOW relative to their parent
-directory, and symlinks are copied as symlinks, never followed. So a hostile
-or changing container tree (`/tmp/x -> /etc`, `..`, absolute links) can
-neither read nor write anything outside the container.
+directory, symlinks are copied as symlinks, never followed, and what was
+created is changed (owner, mode, times) through a descriptor of the entry
+itself (`PinnedEntry`), never again by name. So a hostile or changing
+container tree (`/tmp/x -> /etc`, `..`, absolute links, a copied directory
+swapped for a link while the copy runs) can neither read nor write anything
+outside the container.
 
 Rules (as `docker cp`): a file goes to DEST, or into DEST when it is a
 directory; a directory is copied into DEST when DEST exists (its contents
@@ -21,6 +24,7 @@ import tarfile
 from typing import BinaryIO
 
 from minidock.errors import MinidockError, NotFoundError, UsageError
+from minidock.layer.safepath import PinnedEntry
 from minidock.runtime.rootfs import copy_regular_file
 from minidock.runtime.rootpath import make_dirs, open_in_root
 
@@ -71,7 +75,8 @@ class _Copier:
             os.mknod(dst_name, stat.S_IFMT(mode) | 0o600, st.st_rdev, dir_fd=dst_dir)
         else:
             return  # sockets, and devices without privileges, are skipped
-        self._metadata(dst_dir, dst_name, st)
+        with PinnedEntry(dst_dir, dst_name) as target:
+            self._metadata(target, st)
 
     def _copy_dir(self, src_dir: int, src_name: str, dst_dir: int, dst_name: str,
                   st: os.stat_result) -> None:
@@ -81,16 +86,19 @@ class _Copier:
                 raise CopyError(f"cannot overwrite non-directory {dst_name!r} with directory")
         except FileNotFoundError:
             os.mkdir(dst_name, 0o700, dir_fd=dst_dir)
-        sfd = os.open(src_name, _DIR, dir_fd=src_dir)
-        try:
-            dfd = os.open(dst_name, _DIR, dir_fd=dst_dir)
+        with PinnedEntry(dst_dir, dst_name) as target:
+            if not stat.S_ISDIR(target.mode):
+                raise CopyError(f"{dst_name}: replaced while copying")
+            sfd = os.open(src_name, _DIR, dir_fd=src_dir)
             try:
-                self.copy_contents(sfd, dfd)
+                dfd = os.open(".", _DIR, dir_fd=target.fd)
+                try:
+                    self.copy_contents(sfd, dfd)
+                finally:
+                    os.close(dfd)
             finally:
-                os.close(dfd)
-        finally:
-            os.close(sfd)
-        self._metadata(dst_dir, dst_name, st)
+                os.close(sfd)
+            self._metadata(target, st)
 
     def copy_contents(self, sfd: int, dfd: int) -> None:
         for name in sorted(os.listdir(sfd)):
@@ -105,17 +113,15 @@ class _Copier:
             raise CopyError(f"cannot overwrite directory {name!r} with non-directory")
         os.unlink(name, dir_fd=dst_dir)
 
-    def _metadata(self, dst_dir: int, name: str, st: os.stat_result) -> None:
+    def _metadata(self, target: PinnedEntry, st: os.stat_result) -> None:
         ids = (st.st_uid, st.st_gid) if self.keep_owner else self.owner
         if ids is not None:
             try:
-                os.chown(name, ids[0], ids[1], dir_fd=dst_dir, follow_symlinks=False)
+                target.chown(*ids)
             except PermissionError:
                 pass  # rootless: ids that are not ours stay ours
-        if not stat.S_ISLNK(st.st_mode):
-            os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dst_dir)
-        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_dir,
-                 follow_symlinks=False)
+        target.chmod(stat.S_IMODE(st.st_mode))
+        target.utime(st.st_atime_ns, st.st_mtime_ns)
 
 
 def _follow_links(root_fd: int, path: str) -> str:
@@ -281,18 +287,7 @@ def copy_into_container(root: str, src: str, dest: str, *, label: str,
                 raise CopyError(f"cannot copy directory {src} to file {dest}")
             if existing is not None and stat.S_ISLNK(existing.st_mode):
                 os.unlink(dname, dir_fd=pfd)  # a dangling link: replace it, never follow it
-            if is_dir and (contents or sname == "."):
-                os.mkdir(dname, 0o755, dir_fd=pfd)
-                inner_dst = os.open(dname, _DIR, dir_fd=pfd)
-                inner = os.open(sname, _DIR & ~os.O_NOFOLLOW, dir_fd=sfd)
-                try:
-                    copier.copy_contents(inner, inner_dst)
-                finally:
-                    os.close(inner)
-                    os.close(inner_dst)
-                copier._metadata(pfd, dname, st)
-            else:
-                copier.copy(sfd, sname, pfd, dname)
+            copier.copy(sfd, sname, pfd, dname)
         finally:
             os.close(pfd)
     finally:
@@ -437,8 +432,9 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dfd: int, nam
                      dir_fd=dfd)
         else:
             return
-    if owner_root:
-        os.chown(name, member.uid, member.gid, dir_fd=dfd, follow_symlinks=False)
-    if not member.issym():
-        os.chmod(name, member.mode & 0o7777, dir_fd=dfd)
-    os.utime(name, (member.mtime, member.mtime), dir_fd=dfd, follow_symlinks=False)
+    with PinnedEntry(dfd, name) as made:
+        if owner_root:
+            made.chown(member.uid, member.gid)
+        made.chmod(member.mode & 0o7777)
+        mtime_ns = int(member.mtime * 10**9)
+        made.utime(mtime_ns, mtime_ns)

@@ -150,31 +150,50 @@ class Forwarder:
             self._refill()
 
     # -- the socket pool -------------------------------------------------------
+    # A short-lived command may end before (or while) the pool is filled: the
+    # helper's end of the control socket is then closed, and asking it for a
+    # socket fails (EPIPE, ECONNRESET). That is the container ending, not an
+    # error of the supervisor, which must go on to collect its output and code.
     def _refill(self) -> None:
-        if self._request is None:
-            return
-        while len(self._pool) + self._requested < POOL_SIZE:
-            self._request()
+        while self._request is not None and len(self._pool) + self._requested < POOL_SIZE:
+            try:
+                self._request()
+            except OSError:
+                self._helper_gone()
+                return
             self._requested += 1
 
-    def _on_ctrl(self, _ev: int) -> None:
-        assert self._receive is not None
-        sock = self._receive()
-        if sock is None:  # the helper is gone: the container is ending
-            self._reactor.remove(self._ctrl_fd)  # type: ignore[arg-type]
-            self._request = None
-            return
+    def _received(self) -> socket.socket | None:
+        """The next socket the helper sent; None once it is gone."""
+        if self._receive is None:
+            return None
+        try:
+            sock = self._receive()
+        except OSError:
+            sock = None
         self._requested -= 1
-        self._pool.append(sock)
+        if sock is None:
+            self._helper_gone()
+        return sock
+
+    def _helper_gone(self) -> None:
+        if self._ctrl_fd is not None and self._ctrl_fd in self._reactor:
+            self._reactor.remove(self._ctrl_fd)
+        self._request = self._receive = None
+        self._requested = 0
+
+    def _on_ctrl(self, _ev: int) -> None:
+        sock = self._received()
+        if sock is not None:
+            self._pool.append(sock)
 
     def _take_socket(self) -> socket.socket:
         if self._pool:
             sock = self._pool.pop()
             self._refill()
             return sock
-        if self._requested and self._receive is not None:
-            incoming = self._receive()  # one is on its way already
-            self._requested -= 1
+        if self._requested:
+            incoming = self._received()  # one is on its way already
             if incoming is not None:
                 self._refill()
                 return incoming
@@ -196,7 +215,7 @@ class Forwarder:
     def _connect(self, client: socket.socket, port: int) -> None:
         try:
             upstream = self._take_socket()
-        except OSError:
+        except (OSError, RuntimeError_):  # the container's network is gone
             client.close()
             return
         for s in (client, upstream):

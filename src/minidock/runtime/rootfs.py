@@ -355,14 +355,15 @@ class TreeCopier:
         link = stat.S_ISLNK(st.st_mode)
         if self._privileged:
             os.lchown(dest, st.st_uid, st.st_gid)
-            try:
-                for name in os.listxattr(src, follow_symlinks=False):
-                    if name.startswith(("trusted.overlay.", "user.overlay.")):
-                        continue
-                    os.setxattr(dest, name, os.getxattr(src, name, follow_symlinks=False),
-                                follow_symlinks=False)
-            except OSError:
-                pass
+        try:  # unprivileged, only user.* ones (the owners an extraction recorded) can be set
+            for name in os.listxattr(src, follow_symlinks=False):
+                if name.startswith(("trusted.overlay.", "user.overlay.")) or \
+                        not (self._privileged or name.startswith("user.")):
+                    continue
+                os.setxattr(dest, name, os.getxattr(src, name, follow_symlinks=False),
+                            follow_symlinks=False)
+        except OSError:
+            pass
         if not link:
             os.chmod(dest, stat.S_IMODE(st.st_mode))
         os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)

@@ -7,32 +7,16 @@ a mount or a copy outside its root, even by changing links while we look.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import stat
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_SYS_OPENAT2 = 437  # same number on x86_64 and arm64
-
-RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_IN_ROOT = 0x10
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64)]
+from minidock.layer.safepath import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 
 
 def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH, mode: int = 0) -> int:
     """An fd for `path` resolved with `root_fd` as the root; raises OSError."""
-    rel = path.lstrip("/") or "."
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    fd = _libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(root_fd),
-                       os.fsencode(rel), ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), path)
-    return fd
+    return openat2(root_fd, path.lstrip("/") or ".", flags,
+                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, mode)
 
 
 def split_parent(path: str) -> tuple[str, str]:
