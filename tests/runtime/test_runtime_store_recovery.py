@@ -1,0 +1,66 @@
+"""The store after what users do to it: a build killed mid-RUN, a full disk, a
+corrupted blob behind the `run` cache. Each test has a store of its own, since
+they prune or break it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from runtime_helpers import Minidock, add_busybox_image, wait_for
+
+from minidock.settings import Settings
+from minidock.store.store import Store
+
+if os.geteuid() != 0:
+    pytest.skip("kills builds and mounts filesystems: needs root", allow_module_level=True)
+
+
+@pytest.fixture
+def own_md(tmp_path: Path, driver: str) -> Minidock:
+    """`minidock` on a store of this test's own with a busybox image."""
+    root = tmp_path / "store"
+    add_busybox_image(Store(Settings.from_env({}, root=root)).ensure(), "busybox:latest")
+    return Minidock(root, driver)
+
+
+def _build_entries(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in (root / "tmp").rglob("build*"))
+
+
+def test_prune_removes_what_a_build_killed_during_run_left(own_md: Minidock,
+                                                           tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    # the marker is printed by the RUN, not echoed in its "Step" line
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN X=started; echo step-$X; sleep 600\n")
+    build = own_md.popen("build", str(ctx), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert build.stdout is not None
+    seen = b""
+    while b"step-started" not in seen:
+        line = build.stdout.readline()
+        assert line, f"the build ended before its RUN started:\n{seen.decode()}"
+        seen += line
+    assert _build_entries(own_md.root)  # the RUN's bundle is in the store's tmp
+    os.kill(build.pid, signal.SIGKILL)
+    build.wait()
+    build.stdout.close()
+    # the step's container dies with its build (PDEATHSIG); wait until it is gone
+    wait_for(lambda: not any(b"sleep\x00600" in _cmdline(pid) for pid in _pids()))
+    own_md.ok("system", "prune", "-f")
+    assert _build_entries(own_md.root) == []
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
