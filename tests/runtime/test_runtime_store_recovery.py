@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from runtime_helpers import Minidock, add_busybox_image, wait_for
+from runtime_helpers import Minidock, Result, add_busybox_image, wait_for
 
 from minidock.settings import Settings
 from minidock.store.store import Store
@@ -64,3 +64,37 @@ def _cmdline(pid: int) -> bytes:
             return f.read()
     except OSError:
         return b""
+
+
+def _error_line(result: Result) -> str:
+    lines = [line for line in result.err.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1, result.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("blob", ["config", "manifest"])
+@pytest.mark.parametrize("damage", ["corrupt", "delete"])
+def test_run_refuses_an_image_whose_blob_changed_after_it_ran(own_md: Minidock, blob: str,
+                                                              damage: str) -> None:
+    assert own_md.ok("run", "--rm", "busybox", "echo", "first") == "first\n"  # now cached
+    image = Store(own_md.settings()).image("busybox")
+    digest = image.id if blob == "config" else image.digest
+    path = own_md.root / "blobs" / "sha256" / digest.hex
+    if damage == "corrupt":
+        data = bytearray(path.read_bytes())
+        data[-2] ^= 0x01  # same size, other bytes
+        path.write_bytes(bytes(data))
+    else:
+        path.unlink()
+    listing = own_md("images")
+    assert listing.code != 0
+    expected = _error_line(listing)
+    inspect = own_md("inspect", "busybox")
+    assert inspect.code != 0 and _error_line(inspect) == expected
+    for args in (("run", "--rm", "busybox", "echo", "second"), ("create", "busybox")):
+        result = own_md(*args)
+        assert (result.code, _error_line(result)) == (125, expected), args
+        assert "second" not in result.out
+    tag = own_md("tag", "busybox", "other:1")
+    assert tag.code != 0 and _error_line(tag) == expected
+    assert own_md.ok("ps", "-a", "-q") == ""

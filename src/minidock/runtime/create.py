@@ -201,7 +201,7 @@ def resolve_image(root: str, reference: str, settings: Any, store: Any = None, *
     rootless = os.geteuid() != 0
     layers = [str(store.extracted_layer(image, i, rootless=rootless))
               for i in range(len(image.layers))]
-    resolved = imagecache.ResolvedImage(str(image.id), image.config, layers)
+    resolved = imagecache.ResolvedImage(str(image.id), str(image.digest), image.config, layers)
     imagecache.record(root, reference, identity, resolved)
     return resolved
 

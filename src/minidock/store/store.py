@@ -268,6 +268,7 @@ class Store:
             # look up under the lock: a concurrent rmi + gc must not leave us
             # tagging a manifest whose blobs were just swept
             img = self.image(source)
+            img.config  # noqa: B018 - read and verified: never name an image whose config is bad
             self.refs.set_tag(ref, img.manifest_descriptor)
         return img
 
