@@ -180,6 +180,25 @@ class Store:
                 img.names.append(name)
         return list(by_digest.values())
 
+    def intermediate_images(self, known: set[Digest] | None = None) -> list[Image]:
+        """Images only the build cache holds (a build's steps, the classic builder's
+        intermediate images): `images -a` lists them as `<none>`, `inspect` and
+        `history` find them by ID, `system df` counts them as the build cache.
+        `known` holds the manifest digests of `images()`, when the caller has them."""
+        if known is None:
+            known = {img.digest for img in self.images()}
+        known = set(known)
+        out = []
+        for digest in sorted(self.cache.roots()):
+            if digest in known:
+                continue
+            try:
+                out.append(self.image_from_digest(digest))
+            except MinidockError:
+                continue  # a cache entry whose image is gone: no image to show
+            known.add(digest)
+        return out
+
     def image_from_digest(self, digest: Digest) -> Image:
         if self.blobs.size(digest) > MAX_MANIFEST_SIZE:
             # a layer blob named by digest: never read megabytes to learn it is no manifest
@@ -215,7 +234,8 @@ class Store:
                         return img
         if looks_like_id(text):
             hexpart = text[7:] if text.startswith("sha256:") else text
-            matches = [img for img in images if img.id.hex.startswith(hexpart)
+            candidates = images + self.intermediate_images({img.digest for img in images})
+            matches = [img for img in candidates if img.id.hex.startswith(hexpart)
                        or (len(hexpart) == 64 and img.digest.hex == hexpart)]
             unique = {img.id: img for img in matches}
             if len(unique) > 1:
@@ -310,12 +330,18 @@ class Store:
             if img.id in in_use:
                 return events  # forced: the container keeps its image, untagged
             own_layers = {d.digest for d in img.layers}
-            self.refs.remove_digest(img.digest)
+            self.forget_image(img)
             events.append(("Deleted", str(img.id)))
         for digest in self.gc(blocking=False):
             if digest in own_layers:
                 events.append(("Deleted", str(digest)))
         return events
+
+    def forget_image(self, img: Image) -> None:
+        """Drop `img` from the image list and the build cache (under `lock()`), so no
+        command lists or finds it any more; gc then frees what only it used."""
+        self.refs.remove_digest(img.digest)
+        self.cache.forget({img.digest})
 
     # ---- layers on disk ----------------------------------------------------
     def layer_dir(self, diff_id: Digest) -> Path:
