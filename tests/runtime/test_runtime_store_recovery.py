@@ -4,9 +4,11 @@ they prune or break it."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,57 @@ def test_run_refuses_an_image_whose_blob_changed_after_it_ran(own_md: Minidock, 
     tag = own_md("tag", "busybox", "other:1")
     assert tag.code != 0 and _error_line(tag) == expected
     assert own_md.ok("ps", "-a", "-q") == ""
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 24 MB tmpfs of this test's own, to fill to the last byte."""
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs",
+                    str(mountpoint)], check=True)
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+def _fill(disk: Path) -> None:
+    """Append to a ballast file outside the store until not one more byte fits."""
+    fd = os.open(disk / "ballast", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for chunk in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    assert os.statvfs(disk).f_bavail == 0
+
+
+def test_a_full_disk_can_be_listed_and_freed(small_disk: Path, driver: str) -> None:
+    root = small_disk / "store"
+    add_busybox_image(Store(Settings.from_env({}, root=root)).ensure(), "busybox:latest")
+    md = Minidock(root, driver)
+    for name in ("spare1", "spare2"):
+        md.ok("create", "--name", name, "busybox", "true")
+    # the container fills the disk; recording its end then fails too
+    filled = md("run", "--name", "filler", "busybox", "sh", "-c", "cat /dev/zero > /fill")
+    assert filled.code != 0
+    _fill(small_disk)
+
+    listing = md.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}").splitlines()
+    assert sorted(line.split()[0] for line in listing) == ["filler", "spare1", "spare2"]
+    assert not any(" Up " in f" {line} " for line in listing)  # its supervisor is gone
+    assert md.ok("system", "df").startswith("TYPE ")
+    assert os.statvfs(small_disk).f_bavail == 0  # looking wrote nothing
+
+    md.ok("rm", "-f", "spare1")
+    _fill(small_disk)
+    pruned = md.ok("system", "prune", "-f")
+    assert "Deleted Containers:" in pruned
+    _fill(small_disk)
+    assert md.ok("container", "prune", "-f").endswith("Total reclaimed space: 0B\n")
+    assert md.ok("ps", "-a", "-q") == ""
