@@ -5,6 +5,7 @@ one image in it. They live together because each needs the other."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,13 @@ from minidock.store.lock import file_lock
 from minidock.store.refs import RefIndex
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+# Who may read what (docs/store.md, "Permissions"): the root is 0710 as Docker keeps
+# /var/lib/docker; the OCI layout (blobs/ and the files at the top) keeps ordinary
+# modes, readable by the owner's group; every other directory holds trees extracted
+# as root (setuid binaries, device nodes) or runtime state and is the owner's alone.
+ROOT_MODE = 0o710
+PRIVATE_MODE = 0o700
+SHARED_DIRS = frozenset({"blobs"})
 MAX_MANIFEST_SIZE = 4 << 20  # what registries accept for a manifest
 
 
@@ -92,6 +100,14 @@ class Image:
         return [n.familiar for n in self.names]
 
 
+def _keep_mode(fd: int, mode: int) -> None:
+    if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            pass  # another user's store, or a read-only one: not ours to repair
+
+
 class Store:
     def __init__(self, settings: Settings | Path | str):
         if isinstance(settings, Settings):
@@ -105,15 +121,19 @@ class Store:
         self.layers_dir = self.root / "layers"
         self.tmp_dir = self.root / "tmp"
         self._manifest_cache: dict[Digest, Manifest] = {}
+        self.secure_layout()
 
     # ---- layout and locks -------------------------------------------------
     def ensure(self) -> Store:
         """Create the layout if missing (idempotent, safe to race)."""
         if (self.root / "oci-layout").exists() and self.tmp_dir.is_dir():
             return self
-        for d in (self.blobs.dir, self.tmp_dir, self.layers_dir, self.root / "containers",
+        self.root.mkdir(mode=ROOT_MODE, parents=True, exist_ok=True)
+        for d in (self.tmp_dir, self.layers_dir, self.root / "containers",
                   self.root / "volumes", self.root / "cache"):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=PRIVATE_MODE, exist_ok=True)
+        self.blobs.dir.mkdir(parents=True, exist_ok=True)
+        self.secure_layout()
         if not (self.root / "oci-layout").exists():
             write_atomic(self.root / "oci-layout", OCI_LAYOUT, tmp_dir=self.tmp_dir)
         if not self.refs.path.exists():
@@ -122,10 +142,36 @@ class Store:
                     self.refs.save([])
         return self
 
+    def secure_layout(self) -> None:
+        """Give the root and the directories at its top their modes (ROOT_MODE,
+        PRIVATE_MODE), repairing a store made before they were kept. Only the top is
+        looked at, never the layers below it, so every open can afford it; a store
+        that is not ours to change is left as it is."""
+        try:
+            root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return  # no store yet
+        try:
+            _keep_mode(root_fd, ROOT_MODE)
+            for entry in os.scandir(root_fd):
+                if entry.name in SHARED_DIRS or not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, dir_fd=root_fd)
+                except OSError:
+                    continue  # gone, or swapped for a link: never follow it
+                try:
+                    _keep_mode(fd, PRIVATE_MODE)
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(root_fd)
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive lock for changing index.json and other metadata."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=ROOT_MODE, parents=True, exist_ok=True)
         with file_lock(self.root / "index.lock"):
             yield
 
