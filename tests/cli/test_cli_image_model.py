@@ -75,3 +75,22 @@ def test_images_a_inspect_history_rmi_and_df_share_one_image_model(store: Store,
     cache = _df(root)["Build Cache"]
     assert (cache["TotalCount"], cache["Size"]) == ("0", "0B")
     assert run_cli(root, "system", "check").exit_code == 0
+
+
+def test_image_prune_all_removes_the_intermediate_images_too(store: Store, root: Path,
+                                                             tmp_path: Path) -> None:
+    make_image(store, "base:1", [{"etc/os": b"base\n"}])
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("payload\n")
+    (ctx / "Dockerfile").write_text("FROM base:1\nCOPY f /f\nENV A=1\n")
+    assert run_cli(root, "build", "-q", "-t", "t1", str(ctx)).exit_code == 0
+    listed = _listed_images_agree(root)
+    assert len(listed) == 3  # base, the COPY step, t1
+    pruned = run_cli(root, "image", "prune", "-a", "-f")
+    assert pruned.exit_code == 0, pruned.stderr
+    deleted = {line.split()[1] for line in pruned.stdout.splitlines()
+               if line.startswith("deleted: ")}
+    assert set(listed) <= deleted  # every image images -a listed, each reported
+    assert _listed_images_agree(root) == []
+    assert _df(root)["Build Cache"]["TotalCount"] == "0"
