@@ -131,3 +131,14 @@ def test_opening_an_old_store_repairs_its_modes(other_user: pwd.struct_passwd,
     assert run_cli(root, "images", "-q").exit_code == 0  # any command opens the store
     assert set(_what_user_reaches(other_user, paths).values()) == {"EACCES"}
     assert store.image("hostile:1").id == Store(root).image("hostile:1").id  # still usable
+
+
+def test_a_directory_that_is_no_store_keeps_its_modes(shared_dir: Path) -> None:
+    """MINIDOCK_ROOT pointed at the wrong place must not close off someone's files."""
+    (shared_dir / "cache").mkdir(mode=0o755)
+    (shared_dir / "tmp").mkdir(mode=0o1777)
+    os.chmod(shared_dir / "tmp", 0o1777)
+    assert run_cli(shared_dir, "images", "-q").exit_code == 0
+    assert os.stat(shared_dir).st_mode & 0o7777 == 0o755
+    assert os.stat(shared_dir / "cache").st_mode & 0o7777 == 0o755
+    assert os.stat(shared_dir / "tmp").st_mode & 0o7777 == 0o1777

@@ -55,10 +55,9 @@ from minidock.errors import BuildError, MinidockError, UsageError
 from minidock.fsutil import remove_tree
 from minidock.layer.entry import Entry, EntryKind
 from minidock.reference import Reference, parse
-from minidock.store.store import Image, Store
+from minidock.store.store import CACHE_MOUNTS_DIR, Image, Store
 
 DEFAULT_RUN_NETWORK = "host"
-CACHE_MOUNTS_DIR = "buildcache-mounts"
 
 
 class RunFailed(BuildError):

@@ -44,13 +44,14 @@ from minidock.store.lock import file_lock
 from minidock.store.refs import RefIndex
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+CACHE_MOUNTS_DIR = "buildcache-mounts"  # RUN --mount=type=cache directories
 # Who may read what (docs/store.md, "Permissions"): the root is 0710 as Docker keeps
 # /var/lib/docker; the OCI layout (blobs/ and the files at the top) keeps ordinary
-# modes, readable by the owner's group; every other directory holds trees extracted
-# as root (setuid binaries, device nodes) or runtime state and is the owner's alone.
+# modes, readable by the owner's group; the other directories hold trees extracted
+# as root (setuid binaries, device nodes) or runtime state and are the owner's alone.
 ROOT_MODE = 0o710
 PRIVATE_MODE = 0o700
-SHARED_DIRS = frozenset({"blobs"})
+PRIVATE_DIRS = ("layers", "containers", "volumes", "cache", "tmp", CACHE_MOUNTS_DIR)
 MAX_MANIFEST_SIZE = 4 << 20  # what registries accept for a manifest
 
 
@@ -133,9 +134,9 @@ class Store:
                   self.root / "volumes", self.root / "cache"):
             d.mkdir(mode=PRIVATE_MODE, exist_ok=True)
         self.blobs.dir.mkdir(parents=True, exist_ok=True)
-        self.secure_layout()
         if not (self.root / "oci-layout").exists():
             write_atomic(self.root / "oci-layout", OCI_LAYOUT, tmp_dir=self.tmp_dir)
+        self.secure_layout()
         if not self.refs.path.exists():
             with self.lock():
                 if not self.refs.path.exists():
@@ -143,24 +144,28 @@ class Store:
         return self
 
     def secure_layout(self) -> None:
-        """Give the root and the directories at its top their modes (ROOT_MODE,
+        """Give the root and the private directories their modes (ROOT_MODE,
         PRIVATE_MODE), repairing a store made before they were kept. Only the top is
-        looked at, never the layers below it, so every open can afford it; a store
-        that is not ours to change is left as it is."""
+        looked at, never the layers below it, so every open can afford it (45 us).
+        A directory that is no store (no `oci-layout`) is never touched, nor a
+        sticky root such as /tmp, nor a store that is not ours to change."""
         try:
             root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError:
             return  # no store yet
         try:
-            _keep_mode(root_fd, ROOT_MODE)
-            for entry in os.scandir(root_fd):
-                if entry.name in SHARED_DIRS or not entry.is_dir(follow_symlinks=False):
-                    continue
+            try:
+                os.stat("oci-layout", dir_fd=root_fd, follow_symlinks=False)
+            except OSError:
+                return
+            if not os.fstat(root_fd).st_mode & stat.S_ISVTX:
+                _keep_mode(root_fd, ROOT_MODE)
+            for name in PRIVATE_DIRS:
                 try:
-                    fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
                                  | os.O_CLOEXEC, dir_fd=root_fd)
                 except OSError:
-                    continue  # gone, or swapped for a link: never follow it
+                    continue  # missing, or swapped for a link: never follow it
                 try:
                     _keep_mode(fd, PRIVATE_MODE)
                 finally:
