@@ -154,3 +154,20 @@ def test_a_full_disk_can_be_listed_and_freed(small_disk: Path, driver: str) -> N
     _fill(small_disk)
     assert md.ok("container", "prune", "-f").endswith("Total reclaimed space: 0B\n")
     assert md.ok("ps", "-a", "-q") == ""
+
+
+def test_a_container_keeps_the_intermediate_image_it_was_made_from(own_md: Minidock,
+                                                                   tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("from the COPY step\n")
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY f /f\nENV A=1\n")
+    own_md.ok("build", "-q", "-t", "built", str(ctx))
+    named = set(own_md.ok("images", "-q", "--no-trunc").split())
+    (step,) = set(own_md.ok("images", "-a", "-q", "--no-trunc").split()) - named
+    own_md.ok("create", "--name", "from-step", step, "cat", "/f")
+    own_md.ok("rmi", "built")
+    own_md.ok("builder", "prune", "-f")  # the build cache goes; the container's image stays
+    assert step in own_md.ok("images", "-a", "-q", "--no-trunc").split()
+    assert own_md.ok("start", "-a", "from-step") == "from the COPY step\n"
+    own_md.ok("rm", "from-step")

@@ -331,6 +331,18 @@ class Store:
         img = Image(self, desc, manifest, list(tags))
         return img
 
+    def keep_listed(self, img: Image) -> bool:
+        """Record an image only the build cache holds in index.json, untagged: a
+        container is about to use it, and containers keep their images only through
+        index.json (a build cache prune must not take its layers). True if added."""
+        with self.lock():
+            if any(entry.digest == img.digest for entry in self.refs.entries()):
+                return False
+            if not self.blobs.exists(img.digest):
+                raise ImageNotFound(str(img.id))  # collected since it was looked up
+            self.refs.add_untagged(img.manifest_descriptor)
+            return True
+
     def tag(self, source: str, target: str) -> Image:
         ref = parse(target)
         if ref.digest:
