@@ -14,6 +14,9 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,3 +156,15 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(root: Path) -> Store:
     return store_at(root)
+
+
+@contextmanager
+def reachable_dir(prefix: str) -> Iterator[Path]:
+    """A temp directory every host user may enter (pytest's own are private to root),
+    for tests that switch to another user."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from build_helpers import BUSYBOX_DIRS, add_image, busybox_files
+from store_testkit import reachable_dir
 
 import minidock.builder.add  # noqa: F401 - loaded before dropping privileges
 import minidock.layer.compression  # noqa: F401
@@ -49,12 +49,8 @@ ENV MODE=prod
 @pytest.fixture
 def nobody_dir() -> Iterator[Path]:
     """A directory the unprivileged user can reach (pytest's tmp dirs are 0700 root)."""
-    path = Path(tempfile.mkdtemp(prefix="minidock-nobody-"))
-    os.chmod(path, 0o755)
-    try:
+    with reachable_dir("minidock-nobody-") as path:
         yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_copy_only_build_as_nobody(nobody_dir: Path) -> None:

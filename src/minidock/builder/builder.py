@@ -56,10 +56,9 @@ from minidock.errors import BuildError, MinidockError, UsageError
 from minidock.fsutil import remove_tree
 from minidock.layer.entry import Entry, EntryKind
 from minidock.reference import Reference, parse
-from minidock.store.store import Image, Store
+from minidock.store.store import CACHE_MOUNTS_DIR, Image, Store
 
 DEFAULT_RUN_NETWORK = "host"
-CACHE_MOUNTS_DIR = "buildcache-mounts"
 
 
 class RunFailed(BuildError):
@@ -148,8 +147,9 @@ class _Build:
         if self._executor is None:
             from minidock.runtime.storage import storage_driver
 
-            self._executor = SandboxExecutor(self.store.tmp_dir,
-                                             storage_driver(self.store.settings))
+            # RUN bundles live in the build's owner-locked scratch dir: a build killed
+            # mid-RUN leaves them where the store's temp cleaner removes them
+            self._executor = SandboxExecutor(self.scratch, storage_driver(self.store.settings))
         return self._executor
 
     def layer_dirs(self, image: StepImage | None) -> list[Path]:

@@ -139,7 +139,13 @@ class Container:
         return alive(self.supervisor_pid, self.state.get("SupervisorStart"))
 
     def refresh(self) -> Container:
-        """Notice a container whose supervisor died without recording its end."""
+        """Notice a container whose supervisor died without recording its end.
+
+        In memory only: looking never writes, so a full disk still lists and
+        removes containers. Every reader derives the same end, at the last sign
+        of life on disk (the record or the log, whichever was written last),
+        until a command that changes the container rewrites its record.
+        """
         if self.running and not self.supervisor_alive():
             try:
                 current = load_record(self.root, self.id)
@@ -147,8 +153,17 @@ class Container:
                 return self
             self.data = current.data
             if self.running and not self.supervisor_alive():
-                self.mark_exited(LOST_EXIT_CODE)
+                self._set_exited(LOST_EXIT_CODE, "", now_iso(self._last_written_ns()))
         return self
+
+    def _last_written_ns(self) -> int:
+        latest = 0
+        for name in (STATE_FILE, LOG_FILE):
+            try:
+                latest = max(latest, os.stat(os.path.join(self.path, name)).st_mtime_ns)
+            except OSError:
+                continue
+        return latest
 
     def mark_running(self, pid: int, supervisor_pid: int, ports: list[dict[str, Any]]) -> None:
         self.state.update({
@@ -160,14 +175,17 @@ class Container:
         self.save()
 
     def mark_exited(self, code: int, error: str = "") -> None:
+        self._set_exited(code, error, now_iso())
+        self.save()
+
+    def _set_exited(self, code: int, error: str, finished: str) -> None:
         was_created = self.status == "created"
         self.state.update({
             "Status": "created" if was_created and error else "exited", "Running": False,
             "Pid": 0, "PidStart": None, "SupervisorPid": 0, "SupervisorStart": None,
             "ExitCode": code, "Error": error,
-            "FinishedAt": self.state.get("FinishedAt") if was_created and error else now_iso()})
+            "FinishedAt": self.state.get("FinishedAt") if was_created and error else finished})
         self.data["Ports"] = []
-        self.save()
 
     def save(self) -> None:
         write_json_atomic(os.path.join(self.path, STATE_FILE), self.data)

@@ -198,10 +198,12 @@ def resolve_image(root: str, reference: str, settings: Any, store: Any = None, *
         pull(store, reference)
         identity = imagecache.index_identity(root)  # the pull changed the references
         image = store.image(reference)
+    if not image.names and store.keep_listed(image):
+        identity = imagecache.index_identity(root)  # an intermediate image, now listed
     rootless = os.geteuid() != 0
     layers = [str(store.extracted_layer(image, i, rootless=rootless))
               for i in range(len(image.layers))]
-    resolved = imagecache.ResolvedImage(str(image.id), image.config, layers)
+    resolved = imagecache.ResolvedImage(str(image.id), str(image.digest), image.config, layers)
     imagecache.record(root, reference, identity, resolved)
     return resolved
 

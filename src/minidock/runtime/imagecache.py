@@ -10,6 +10,12 @@ by the reference as typed, together with the identity of the store's
 rmi, commit) replaces index.json atomically, which changes its identity; an
 entry is used only while index.json is that same file and every layer dir
 still exists, so a stale entry is never used.
+
+A blob can also change behind index.json's back (a disk error, a hand edit), so
+an entry names the manifest and config blobs it came from and is used only
+while both still hash to their digests; the config is read from its blob, not
+from the entry. When they do not, `run` resolves through the store, which
+refuses with the error `images` and `inspect` give.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ CACHE_DIR = ".images"
 
 
 class ResolvedImage(Record):
-    __slots__ = ("id", "config", "layers")
+    __slots__ = ("id", "manifest", "config", "layers")
 
-    def __init__(self, id: str, config: dict[str, Any], layers: list[str]):  # noqa: A002
+    def __init__(self, id: str, manifest: str, config: dict[str, Any],  # noqa: A002
+                 layers: list[str]):
         self.id = id  # the config digest: Docker's IMAGE ID
+        self.manifest = manifest  # the manifest digest
         self.config = config
         self.layers = layers  # extracted layer dirs, bottom first
 
@@ -73,7 +81,36 @@ def lookup(root: str, reference: str) -> ResolvedImage | None:
     layers = entry.get("layers")
     if not isinstance(layers, list) or not all(os.path.isdir(p) for p in layers):
         return None
-    return ResolvedImage(entry["id"], entry["config"], layers)
+    manifest, image_id = entry.get("manifest"), entry.get("id")
+    if not isinstance(manifest, str) or not isinstance(image_id, str) \
+            or _verified_blob(root, manifest) is None:
+        return None
+    config = _verified_blob(root, image_id)
+    if config is None:
+        return None
+    try:
+        return ResolvedImage(image_id, manifest, json.loads(config), layers)
+    except ValueError:
+        return None
+
+
+def _verified_blob(root: str, digest: str) -> bytes | None:
+    """The blob's bytes if they still hash to `digest` ("sha256:<hex>"), else None.
+
+    hashlib is imported here, on a cache hit only: a config and a manifest are a
+    few kilobytes, hashing them costs less than importing the store's digest code.
+    """
+    algorithm, _, hexpart = digest.partition(":")
+    if algorithm != "sha256" or len(hexpart) != 64 or "/" in hexpart:
+        return None
+    try:
+        with open(os.path.join(root, "blobs", "sha256", hexpart), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    import hashlib
+
+    return data if hashlib.sha256(data).hexdigest() == hexpart else None
 
 
 def record(root: str, reference: str, identity: list[int] | None,
@@ -84,6 +121,6 @@ def record(root: str, reference: str, identity: list[int] | None,
     path = _entry_path(root, reference)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     data = json.dumps({"reference": reference, "index": identity, "id": image.id,
-                       "config": image.config, "layers": image.layers})
+                       "manifest": image.manifest, "layers": image.layers})
     # not durable: `run` writes it, and a lost entry is resolved again next time
     write_atomic(path, data.encode(), durable=False)

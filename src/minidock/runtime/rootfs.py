@@ -82,12 +82,14 @@ def unique_layers(layers: Sequence[LayerT]) -> list[LayerT]:
 def _make_init_tree(top: str) -> None:
     """Create the init entries that are missing below `top`.
 
-    What it creates gets the mtime of `top`, and directories it adds entries
-    to keep their own times, so two trees made from the same layers (a
-    container's rootfs and the base the copy driver diffs it against) stay
-    identical and the init tree never shows up as a change.
+    What it creates gets one fixed time (the epoch; every entry is mounted over
+    in a container, /etc/mtab aside), and directories it adds entries to keep
+    their own times, so two trees made from the same layers (a container's
+    rootfs and the base the copy driver diffs it against) stay identical and the
+    init tree never shows up as a change. (The time of `top` would not do: the
+    copy driver creates the two trees moments apart.)
     """
-    stamp = os.stat(top).st_mtime_ns
+    stamp = 0
     saved: dict[str, tuple[int, int]] = {}
 
     def touching(path: str) -> None:

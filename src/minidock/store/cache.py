@@ -1,7 +1,9 @@
 """The build cache index: cache key -> image manifest digest.
 
 One small file per key under `cache/keys/`, written atomically, so concurrent
-builds never corrupt each other. Every entry is a garbage-collection root.
+builds never corrupt each other. Every entry is a garbage-collection root, and
+the image it leads to is an image like any other (the classic builder's
+intermediate images): `images -a` lists it, `inspect` finds it, `rmi` deletes it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,18 @@ class BuildCache:
             except (OSError, DigestError):
                 continue
         return out
+
+    def forget(self, manifests: set[Digest]) -> None:
+        """Drop every entry that leads to one of `manifests` (images being deleted)."""
+        if not self.dir.is_dir():
+            return
+        for name in os.listdir(self.dir):
+            path = self.dir / name
+            try:
+                if Digest(path.read_text().strip()) in manifests:
+                    path.unlink()
+            except (OSError, DigestError):
+                continue
 
     def prune(self) -> int:
         """Forget every entry; returns how many there were."""

@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from minidock.digest import Digest
-from minidock.errors import MinidockError, UsageError
+from minidock.errors import UsageError
 from minidock.oci.timestamps import parse_time
 from minidock.reference import Reference
 from minidock.store.store import Image, Store
@@ -98,20 +97,6 @@ def passes(entry: NamedImage, filters: dict[str, list[str]], store: Store) -> bo
     return True
 
 
-def intermediate_images(store: Store, known: set[Digest]) -> list[Image]:
-    """Images only the build cache holds: what `images -a` adds, as `<none>`."""
-    out = []
-    for digest in sorted(store.cache.roots()):
-        if digest in known:
-            continue
-        try:
-            out.append(store.image_from_digest(digest))
-        except MinidockError:
-            continue  # a cache entry whose image is gone: nothing to list
-        known.add(digest)
-    return out
-
-
 def select_images(store: Store, *, show_all: bool = False, reference: str | None = None,
                   filters: Iterable[str] = ()) -> list[NamedImage]:
     """Each image once per name (once as `<none>` without one) that passes the
@@ -121,7 +106,7 @@ def select_images(store: Store, *, show_all: bool = False, reference: str | None
         parsed.setdefault("reference", []).append(reference)
     images = store.images()
     if show_all:
-        images += intermediate_images(store, {img.digest for img in images})
+        images += store.intermediate_images({img.digest for img in images})
     out = []
     for img in images:
         created = parse_time(img.config.get("created"))

@@ -1,5 +1,6 @@
-"""`image prune`: drop dangling images (every unused one with `all_images`), then
-collect what no longer has a root."""
+"""`image prune`: drop dangling images (every unused one with `all_images`, the
+build cache's intermediate images included), then collect what no longer has a
+root."""
 
 from __future__ import annotations
 
@@ -30,11 +31,14 @@ def prune_images(store: Store, *, all_images: bool, in_use: set[Digest]
     events: list[tuple[str, str]] = []
     layers_of_removed: set[Digest] = set()
     with store.lock():
-        for img in store.images():
+        images = store.images()
+        if all_images:  # the build cache's intermediate images are unused images too
+            images += store.intermediate_images({img.digest for img in images})
+        for img in images:
             if img.id in in_use or (img.names and not all_images):
                 continue
             events.extend(("untagged", name.familiar) for name in img.names)
-            store.refs.remove_digest(img.digest)
+            store.forget_image(img)
             events.append(("deleted", str(img.id)))
             layers_of_removed.update(layer.digest for layer in img.layers)
     removed = store.gc()

@@ -5,6 +5,7 @@ one image in it. They live together because each needs the other."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,14 @@ from minidock.store.lock import file_lock
 from minidock.store.refs import RefIndex
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
+CACHE_MOUNTS_DIR = "buildcache-mounts"  # RUN --mount=type=cache directories
+# Who may read what (docs/store.md, "Permissions"): the root is 0710 as Docker keeps
+# /var/lib/docker; the OCI layout (blobs/ and the files at the top) keeps ordinary
+# modes, readable by the owner's group; the other directories hold trees extracted
+# as root (setuid binaries, device nodes) or runtime state and are the owner's alone.
+ROOT_MODE = 0o710
+PRIVATE_MODE = 0o700
+PRIVATE_DIRS = ("layers", "containers", "volumes", "cache", "tmp", CACHE_MOUNTS_DIR)
 MAX_MANIFEST_SIZE = 4 << 20  # what registries accept for a manifest
 
 
@@ -92,6 +101,14 @@ class Image:
         return [n.familiar for n in self.names]
 
 
+def _keep_mode(fd: int, mode: int) -> None:
+    if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            pass  # another user's store, or a read-only one: not ours to repair
+
+
 class Store:
     def __init__(self, settings: Settings | Path | str):
         if isinstance(settings, Settings):
@@ -105,27 +122,61 @@ class Store:
         self.layers_dir = self.root / "layers"
         self.tmp_dir = self.root / "tmp"
         self._manifest_cache: dict[Digest, Manifest] = {}
+        self.secure_layout()
 
     # ---- layout and locks -------------------------------------------------
     def ensure(self) -> Store:
         """Create the layout if missing (idempotent, safe to race)."""
         if (self.root / "oci-layout").exists() and self.tmp_dir.is_dir():
             return self
-        for d in (self.blobs.dir, self.tmp_dir, self.layers_dir, self.root / "containers",
+        self.root.mkdir(mode=ROOT_MODE, parents=True, exist_ok=True)
+        for d in (self.tmp_dir, self.layers_dir, self.root / "containers",
                   self.root / "volumes", self.root / "cache"):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=PRIVATE_MODE, exist_ok=True)
+        self.blobs.dir.mkdir(parents=True, exist_ok=True)
         if not (self.root / "oci-layout").exists():
             write_atomic(self.root / "oci-layout", OCI_LAYOUT, tmp_dir=self.tmp_dir)
+        self.secure_layout()
         if not self.refs.path.exists():
             with self.lock():
                 if not self.refs.path.exists():
                     self.refs.save([])
         return self
 
+    def secure_layout(self) -> None:
+        """Give the root and the private directories their modes (ROOT_MODE,
+        PRIVATE_MODE), repairing a store made before they were kept. Only the top is
+        looked at, never the layers below it, so every open can afford it (45 us).
+        A directory that is no store (no `oci-layout`) is never touched, nor a
+        sticky root such as /tmp, nor a store that is not ours to change."""
+        try:
+            root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return  # no store yet
+        try:
+            try:
+                os.stat("oci-layout", dir_fd=root_fd, follow_symlinks=False)
+            except OSError:
+                return
+            if not os.fstat(root_fd).st_mode & stat.S_ISVTX:
+                _keep_mode(root_fd, ROOT_MODE)
+            for name in PRIVATE_DIRS:
+                try:
+                    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, dir_fd=root_fd)
+                except OSError:
+                    continue  # missing, or swapped for a link: never follow it
+                try:
+                    _keep_mode(fd, PRIVATE_MODE)
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(root_fd)
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive lock for changing index.json and other metadata."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=ROOT_MODE, parents=True, exist_ok=True)
         with file_lock(self.root / "index.lock"):
             yield
 
@@ -180,6 +231,25 @@ class Store:
                 img.names.append(name)
         return list(by_digest.values())
 
+    def intermediate_images(self, known: set[Digest] | None = None) -> list[Image]:
+        """Images only the build cache holds (a build's steps, the classic builder's
+        intermediate images): `images -a` lists them as `<none>`, `inspect` and
+        `history` find them by ID, `system df` counts them as the build cache.
+        `known` holds the manifest digests of `images()`, when the caller has them."""
+        if known is None:
+            known = {img.digest for img in self.images()}
+        known = set(known)
+        out = []
+        for digest in sorted(self.cache.roots()):
+            if digest in known:
+                continue
+            try:
+                out.append(self.image_from_digest(digest))
+            except MinidockError:
+                continue  # a cache entry whose image is gone: no image to show
+            known.add(digest)
+        return out
+
     def image_from_digest(self, digest: Digest) -> Image:
         if self.blobs.size(digest) > MAX_MANIFEST_SIZE:
             # a layer blob named by digest: never read megabytes to learn it is no manifest
@@ -215,7 +285,8 @@ class Store:
                         return img
         if looks_like_id(text):
             hexpart = text[7:] if text.startswith("sha256:") else text
-            matches = [img for img in images if img.id.hex.startswith(hexpart)
+            candidates = images + self.intermediate_images({img.digest for img in images})
+            matches = [img for img in candidates if img.id.hex.startswith(hexpart)
                        or (len(hexpart) == 64 and img.digest.hex == hexpart)]
             unique = {img.id: img for img in matches}
             if len(unique) > 1:
@@ -260,6 +331,18 @@ class Store:
         img = Image(self, desc, manifest, list(tags))
         return img
 
+    def keep_listed(self, img: Image) -> bool:
+        """Record an image only the build cache holds in index.json, untagged: a
+        container is about to use it, and containers keep their images only through
+        index.json (a build cache prune must not take its layers). True if added."""
+        with self.lock():
+            if any(entry.digest == img.digest for entry in self.refs.entries()):
+                return False
+            if not self.blobs.exists(img.digest):
+                raise ImageNotFound(str(img.id))  # collected since it was looked up
+            self.refs.add_untagged(img.manifest_descriptor)
+            return True
+
     def tag(self, source: str, target: str) -> Image:
         ref = parse(target)
         if ref.digest:
@@ -268,6 +351,7 @@ class Store:
             # look up under the lock: a concurrent rmi + gc must not leave us
             # tagging a manifest whose blobs were just swept
             img = self.image(source)
+            img.config  # noqa: B018 - read and verified: never name an image whose config is bad
             self.refs.set_tag(ref, img.manifest_descriptor)
         return img
 
@@ -309,12 +393,18 @@ class Store:
             if img.id in in_use:
                 return events  # forced: the container keeps its image, untagged
             own_layers = {d.digest for d in img.layers}
-            self.refs.remove_digest(img.digest)
+            self.forget_image(img)
             events.append(("Deleted", str(img.id)))
         for digest in self.gc(blocking=False):
             if digest in own_layers:
                 events.append(("Deleted", str(digest)))
         return events
+
+    def forget_image(self, img: Image) -> None:
+        """Drop `img` from the image list and the build cache (under `lock()`), so no
+        command lists or finds it any more; gc then frees what only it used."""
+        self.refs.remove_digest(img.digest)
+        self.cache.forget({img.digest})
 
     # ---- layers on disk ----------------------------------------------------
     def layer_dir(self, diff_id: Digest) -> Path:

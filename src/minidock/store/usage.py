@@ -3,7 +3,6 @@ disk, shared blobs counted once, extracted layer trees included."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from minidock.digest import Digest
@@ -36,43 +35,42 @@ def _image_blobs(image: Image) -> set[Digest]:
     return {image.digest, image.manifest.config.digest, *(d.digest for d in image.layers)}
 
 
+@dataclass
+class _OnDisk:
+    """The blobs and extracted layers of some images, each counted once."""
+
+    blobs: set[Digest]
+    layer_ids: set[Digest]
+
+    @classmethod
+    def of(cls, images: list[Image]) -> _OnDisk:
+        found = cls(set(), set())
+        for img in images:
+            found.blobs |= _image_blobs(img)
+            found.layer_ids |= set(img.diff_ids)
+        return found
+
+    def minus(self, other: _OnDisk) -> _OnDisk:
+        return _OnDisk(self.blobs - other.blobs, self.layer_ids - other.layer_ids)
+
+    def size(self, store: Store) -> int:
+        return _blobs_size(store, self.blobs) + sum(tree_size(store.layer_dir(d))
+                                                    for d in self.layer_ids)
+
+
 def image_usage(store: Store, in_use: set[Digest]) -> Usage:
-    """The images: blobs and extracted layers; what no container uses (`in_use`,
-    image IDs) is reclaimable."""
+    """The images `images` lists: blobs and extracted layers; what no container uses
+    (`in_use`, image IDs) is reclaimable."""
     images = store.images()
-    all_blobs: set[Digest] = set()
-    active_blobs: set[Digest] = set()
-    layer_ids: set[Digest] = set()
-    active_layer_ids: set[Digest] = set()
-    for img in images:
-        blobs = _image_blobs(img)
-        all_blobs |= blobs
-        ids = set(img.diff_ids)
-        layer_ids |= ids
-        if img.id in in_use:
-            active_blobs |= blobs
-            active_layer_ids |= ids
-    extracted = {d: tree_size(store.layer_dir(d)) for d in layer_ids}
-    size = _blobs_size(store, all_blobs) + sum(extracted.values())
-    active_size = _blobs_size(store, active_blobs) + sum(extracted[d] for d in active_layer_ids)
-    active = sum(1 for img in images if img.id in in_use)
-    return Usage(len(images), active, size, size - active_size)
+    active = [img for img in images if img.id in in_use]
+    size = _OnDisk.of(images).size(store)
+    return Usage(len(images), len(active), size, size - _OnDisk.of(active).size(store))
 
 
 def build_cache_usage(store: Store) -> Usage:
-    """The build cache: its entries and the blobs only they hold (all reclaimable)."""
-    if not store.cache.dir.is_dir():
-        return Usage(0, 0, 0, 0)
-    tagged: set[Digest] = set()
-    for img in store.images():
-        tagged |= _image_blobs(img)
-    cache_only: set[Digest] = set()
-    entries = len(os.listdir(store.cache.dir))
-    for digest in store.cache.roots():
-        try:
-            img = store.image_from_digest(digest)
-        except MinidockError:
-            continue
-        cache_only |= _image_blobs(img) - tagged
-    size = _blobs_size(store, cache_only)
-    return Usage(entries, 0, size, size)
+    """The build cache: the intermediate images `images -a` adds to `images`, and the
+    blobs and extracted layers only they hold (all reclaimable)."""
+    images = store.images()
+    intermediates = store.intermediate_images({img.digest for img in images})
+    size = _OnDisk.of(intermediates).minus(_OnDisk.of(images)).size(store)
+    return Usage(len(intermediates), 0, size, size)
