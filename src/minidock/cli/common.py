@@ -55,13 +55,14 @@ def confirm(message: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def format_rows(spec: str | None, contexts: list[dict[str, str]], headers: dict[str, str],
+def format_rows(spec: str | None, contexts: list[dict[str, Any]], headers: dict[str, Any],
                 default_columns: list[str]) -> str:
     """Render rows as docker's --format does: table (default), json, or a template."""
     from minidock.cli.gotemplate import Template
 
     if spec == "json":
-        return "".join(go_json(c) + "\n" for c in contexts)
+        return "".join(go_json({k: v for k, v in c.items() if not callable(v)}) + "\n"
+                       for c in contexts)
     if not spec or spec == "table":
         rows = [[headers[k] for k in default_columns]]
         rows += [[c[k] for k in default_columns] for c in contexts]

@@ -22,10 +22,11 @@ from minidock.cli.common import (
     format_option,
     format_option_short,
     format_rows,
+    open_store,
     print_documents,
     settings_of,
 )
-from minidock.cli.output import ellipsis, human_duration
+from minidock.cli.output import ellipsis, human_duration, human_size
 from minidock.errors import MinidockError
 
 if TYPE_CHECKING:
@@ -118,10 +119,15 @@ def status_text(container: Any, now: float) -> str:
     return container.status.capitalize()
 
 
-def ps_context(container: Any, now: float, *, no_trunc: bool) -> dict[str, str]:
+def ps_context(container: Any, now: float, *, no_trunc: bool,
+               size: str | None = None) -> dict[str, Any]:
+    """The fields of a `ps` row, named as docker's templates name them."""
     from minidock.runtime.clock import parse_iso
+    from minidock.runtime.filters import network_names
 
     command = command_text([container.data["Path"], *container.data["Args"]])
+    labels = container.data["Config"].get("Labels") or {}
+    mounts = container.data.get("Mounts") or []
     return {
         "ID": container.id if no_trunc else container.short_id,
         "Image": container.image_name,
@@ -132,43 +138,73 @@ def ps_context(container: Any, now: float, *, no_trunc: bool) -> dict[str, str]:
         "State": container.status,
         "Ports": ports_text(container),
         "Names": container.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Label": lambda key: labels.get(key, ""),
+        "Networks": ",".join(network_names(container)),
+        "Mounts": ",".join(m.get("Name") or m.get("Source") or "" for m in mounts),
+        "LocalVolumes": str(sum(1 for m in mounts if m.get("Type") == "volume")),
+        "Size": size or "",
     }
 
 
-PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
-              "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
-              "State": "STATE", "Ports": "PORTS", "Names": "NAMES"}
+PS_HEADERS: dict[str, Any] = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS",
+    "Names": "NAMES", "Labels": "LABELS", "Label": lambda key: "LABEL", "Networks": "NETWORKS",
+    "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE"}
 PS_COLUMNS = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
 
 
 @click.command("ps")
 @click.option("-a", "--all", "show_all", is_flag=True,
               help="Show all containers (default shows just running)")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="Filter output based on conditions provided")
 @click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("-s", "--size", "show_size", is_flag=True, help="Display total file sizes")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-n", "--last", type=int, default=-1, help="Show n last created containers")
 @click.option("-l", "--latest", is_flag=True, help="Show the latest created container")
 @format_option
 @click.pass_context
-def ps(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, last: int,
-       latest: bool, fmt: str | None) -> None:
+def ps(ctx: click.Context, show_all: bool, filters: tuple[str, ...], quiet: bool,
+       show_size: bool, no_trunc: bool, last: int, latest: bool, fmt: str | None) -> None:
     """List containers."""
     from minidock.runtime.containers import list_containers
+    from minidock.runtime.filters import parse_container_filters, select_containers
 
-    containers = list_containers(settings_of(ctx).root)
+    root = settings_of(ctx).root
+    parsed = parse_container_filters(filters)
+    containers = list_containers(root)
     if latest:
         last = 1
     if last >= 0:
         containers = containers[:last]
-    elif not show_all:
-        containers = [c for c in containers if c.running]
+    store = open_store(ctx) if "ancestor" in parsed else None
+    containers = select_containers(str(root), containers, parsed,
+                                   show_all=show_all or last >= 0, store=store)
     if quiet:
         for c in containers:
             click.echo(c.id if no_trunc else c.short_id)
         return
     now = time.time()
-    contexts = [ps_context(c, now, no_trunc=no_trunc) for c in containers]
-    click.echo(format_rows(fmt, contexts, PS_HEADERS, PS_COLUMNS), nl=False)
+    sizes = _sizes(ctx, containers) if show_size or (fmt and ".Size" in fmt) else {}
+    contexts = [ps_context(c, now, no_trunc=no_trunc, size=sizes.get(c.id))
+                for c in containers]
+    columns = PS_COLUMNS + (["Size"] if show_size else [])
+    click.echo(format_rows(fmt, contexts, PS_HEADERS, columns), nl=False)
+
+
+def _sizes(ctx: click.Context, containers: list[Any]) -> dict[str, str]:
+    """Docker's SIZE: the container layer's bytes, then with the image's."""
+    from minidock.runtime.inspection import container_sizes
+
+    store = open_store(ctx)
+    out = {}
+    for c in containers:
+        rw, virtual = container_sizes(store, c)
+        out[c.id] = f"{human_size(rw)} (virtual {human_size(virtual)})"
+    return out
 
 
 # ---- start / stop / kill / restart / rm / wait ------------------------------------------------

@@ -589,18 +589,25 @@ class Template:
             func = FUNCTIONS.get(text)
             if func is None:
                 raise TemplateError(f'template parsing error: function "{text}" not defined')
-            args = [self._operand(op, dot, env) for op in command[1:]]
-            if piped is not _MISSING:
-                args.append(piped)
-            try:
-                return func(*args)
-            except TemplateError:
-                raise
-            except (TypeError, ValueError) as exc:
-                raise TemplateError(f"error calling {text}: {exc}") from None
-        if len(command) > 1 or piped is not _MISSING:
-            raise TemplateError(f"can't give argument to non-function {text}")
-        return self._operand(command[0], dot, env)
+        else:
+            func = self._operand(command[0], dot, env)
+            if not callable(func):
+                if len(command) > 1 or piped is not _MISSING:
+                    raise TemplateError(f"can't give argument to non-function {text}")
+                return func
+        # a function, or a method of the row such as `.Label "com.example"`
+        args = [self._operand(op, dot, env) for op in command[1:]]
+        if piped is not _MISSING:
+            args.append(piped)
+        try:
+            return func(*args)
+        except TemplateError:
+            raise
+        except (TypeError, ValueError) as exc:
+            if kind != "ident":
+                raise TemplateError(f"wrong number of args for {text.lstrip('.')}: "
+                                    f"got {len(args)}") from None
+            raise TemplateError(f"error calling {text}: {exc}") from None
 
     def _operand(self, operand: tuple[str, Any], dot: Any, env: dict[str, Any]) -> Any:
         kind, text = operand
