@@ -46,14 +46,14 @@ def _find(ctx: click.Context, ref: str) -> Container:
 
 
 def _each_echoed(ctx: click.Context, names: tuple[str, ...],
-                 action: Callable[[Container], object]) -> int:
+                 action: Callable[[Container], object], *, missing_ok: bool = False) -> int:
     """Docker's way with several containers: act on each, print its name as given,
     report each failure and go on; exit 1 if any failed."""
 
     def one(name: str) -> None:
         action(_find(ctx, name))
         click.echo(name)
-    return 1 if fail_each(names, one) else 0
+    return 1 if fail_each(names, one, missing_ok=missing_ok) else 0
 
 
 # ---- run / create -----------------------------------------------------------------
@@ -286,7 +286,8 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
     from minidock.runtime.control import remove_container
 
     return _each_echoed(ctx, containers,
-                        lambda c: remove_container(c, force=force, volumes=volumes))
+                        lambda c: remove_container(c, force=force, volumes=volumes),
+                        missing_ok=force)
 
 
 @click.command("wait")
