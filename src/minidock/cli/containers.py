@@ -290,6 +290,39 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
                         missing_ok=force)
 
 
+@click.command("rename")
+@click.argument("container", metavar="CONTAINER")
+@click.argument("new_name", metavar="NEW_NAME")
+@click.pass_context
+def rename(ctx: click.Context, container: str, new_name: str) -> None:
+    """Rename a container."""
+    from minidock.runtime.control import rename_container
+
+    rename_container(_find(ctx, container), new_name)
+
+
+@click.command("top", context_settings={"ignore_unknown_options": True,
+                                        "allow_interspersed_args": False})
+@click.argument("container", metavar="CONTAINER")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED, metavar="[ps OPTIONS]")
+@click.pass_context
+def top(ctx: click.Context, container: str, ps_args: tuple[str, ...]) -> None:
+    """Display the running processes of a container."""
+    from minidock.runtime.processes import top as container_top
+
+    header, rows = container_top(_find(ctx, container), list(ps_args))
+    if header:
+        click.echo(columns_of_20([header, *rows]))
+
+
+def columns_of_20(rows: list[list[str]]) -> str:
+    """Docker's top table: every column but the last at least 20 wide, 3 apart."""
+    widths = [max(20, max(len(r[i]) for r in rows if len(r) > i) + 3)
+              for i in range(len(rows[0]) - 1)]
+    return "\n".join("".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False))
+                     + (r[-1] if len(r) == len(rows[0]) else "") for r in rows)
+
+
 @click.command("wait")
 @click.argument("containers", nargs=-1, required=True, metavar="CONTAINER...")
 @click.pass_context
@@ -416,7 +449,7 @@ class _ContainerGroup(click.Group):
         "restart": "restart", "rm": "rm", "remove": "rm", "logs": "logs", "wait": "wait",
         "port": "port", "inspect": "container_inspect", "prune": "container_prune",
         "ls": "ps", "ps": "ps", "list": "ps", "exec": "exec_", "cp": "cp", "diff": "diff",
-        "commit": "commit", "export": "export",
+        "commit": "commit", "export": "export", "rename": "rename", "top": "top",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
