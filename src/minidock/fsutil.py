@@ -294,14 +294,13 @@ def walk_sorted(root: str, prune: Callable[[str], bool] | None = None
             stack.append((rel + "/", iter(sorted_children(child.path))))
 
 
-def tree_size(path: StrPath) -> int:
-    """Bytes allocated below `path`, each inode once, never leaving its filesystem."""
-    total = 0
+def _inodes(path: StrPath) -> Iterator[os.stat_result]:
+    """The lstat of every inode below `path` once, never leaving its filesystem."""
     seen: set[tuple[int, int]] = set()
     try:
         device = os.lstat(path).st_dev
     except OSError:
-        return 0
+        return
     for dirpath, dirnames, filenames in os.walk(path):
         for name in filenames + dirnames:
             try:
@@ -313,10 +312,20 @@ def tree_size(path: StrPath) -> int:
             key = (st.st_dev, st.st_ino)
             if key not in seen:
                 seen.add(key)
-                total += st.st_blocks * 512
+                yield st
         dirnames[:] = [d for d in dirnames
                        if _same_device(os.path.join(dirpath, d), device)]
-    return total
+
+
+def tree_size(path: StrPath) -> int:
+    """Bytes allocated below `path`, each inode once, never leaving its filesystem."""
+    return sum(st.st_blocks * 512 for st in _inodes(path))
+
+
+def content_size(path: StrPath) -> int:
+    """Bytes of the files below `path` as Docker counts a container layer: apparent
+    sizes of everything but directories, each inode once."""
+    return sum(st.st_size for st in _inodes(path) if not stat.S_ISDIR(st.st_mode))
 
 
 def _same_device(path: str, device: int) -> bool:

@@ -64,3 +64,44 @@ def test_errors(template: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message.replace("{", r"\{").replace("}", r"\}")
                        .replace("(", r"\(").replace("$", r"\$")):
         render(template, DOC, HINTS)
+
+
+# What Go's fmt.Sprintf and text/template print for the same calls (checked against
+# Go's documented verbs: width, precision, flags, and the %!verb marks).
+@pytest.mark.parametrize("template, data, expected", [
+    ('{{printf "%-8s|" .N}}', {"N": "web"}, "web     |"),
+    ('{{printf "%8s|" .N}}', {"N": "web"}, "     web|"),
+    ('{{printf "%.12s" .N}}', {"N": "0123456789abcdef"}, "0123456789ab"),
+    ('{{printf "%5.2f" .F}}', {"F": 3.14159}, " 3.14"),
+    ('{{printf "%x %X %o %b" .I .I .I .I}}', {"I": 255}, "ff FF 377 11111111"),
+    ('{{printf "%#x" .I}}', {"I": 255}, "0xff"),
+    ('{{printf "%x" .N}}', {"N": "hi"}, "6869"),
+    ('{{printf "%q" .N}}', {"N": 'a"b\n'}, '"a\\"b\\n"'),
+    ('{{printf "%05d|%+d|%-4d|" .I .I .I}}', {"I": 42}, "00042|+42|42  |"),
+    ('{{printf "%.3e" .F}}', {"F": 12345.678}, "1.235e+04"),
+    ('{{printf "%v %t %c" .L true 65}}', {"L": [1, "a"]}, "[1 a] true A"),
+    ('{{printf "%d" .N}}', {"N": "x"}, "%!d(string=x)"),
+    ('{{printf "%s" .I}}', {"I": 5}, "%!s(int=5)"),
+    ('{{printf "%s %s" .N}}', {"N": "x"}, "x %!s(MISSING)"),
+    ('{{printf "%s" .N .N}}', {"N": "x"}, "x%!(EXTRA string=x)"),
+    ('{{printf "%d%%" .I}}', {"I": 50}, "50%"),
+    ('{{slice .N 1 3}}|{{slice .N 2}}', {"N": "abcdef"}, "bc|cdef"),
+    ('{{slice .L 1}}', {"L": ["a", "b", "c"]}, "[b c]"),
+    ('{{html .H}}', {"H": "<a href='x'>&\"</a>"}, "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;"),
+    ('{{js .H}}', {"H": "<a='x'>&\""}, "\\u003Ca\\u003D\\'x\\'\\u003E\\u0026\\\""),
+    ('{{urlquery .N}}', {"N": "a b&c"}, "a+b%26c"),
+    ('{{len .N}} {{title .N}} {{lower "AB"}}', {"N": "web app"}, "7 Web App ab"),
+    ('{{truncate .N 3}}|{{pad .N 1 2}}|', {"N": "abcdef"}, "abc| abcdef  |"),
+    ('{{index (split .N ":") 1}}', {"N": "nginx:stable"}, "stable"),
+])
+def test_go_printf_and_functions(template: str, data: dict, expected: str) -> None:
+    assert render(template, data) == expected
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{{slice .N 4 2}}", "index out of range"),
+    ("{{slice .I 1}}", "can't slice item of type int"),
+])
+def test_slice_errors(template: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        render(template, {"N": "abc", "I": 3})

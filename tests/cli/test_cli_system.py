@@ -123,3 +123,26 @@ def test_malformed_references(store: Store, root: Path) -> None:
         assert len(result.stderr.splitlines()) == 1, args
         assert "invalid reference format" in result.stderr, args
         assert "Traceback" not in result.stderr
+
+
+def test_info_has_dockers_template_fields(store: Store, root: Path) -> None:
+    out = run_cli(root, "info", "-f",
+                  "{{.ServerVersion}}|{{.DockerRootDir}}|{{.ContainersPaused}}|"
+                  "{{.CgroupDriver}}|{{.CgroupVersion}}").stdout
+    version = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
+    assert out == f"{__version__}|{root}|0|cgroupfs|{version}\n"
+    text = run_cli(root, "info").stdout
+    assert "  Running: 0\n  Paused: 0\n  Stopped: 0\n" in text
+    assert f" Cgroup Version: {version}\n" in text
+
+
+def test_forced_removal_of_a_missing_object_reports_it_and_exits_0(store: Store,
+                                                                    root: Path) -> None:
+    # Docker 20.10: `rm -f nope` / `rmi -f nope` print the error and exit 0
+    for args in (["rmi", "-f", "nope"], ["rm", "-f", "nope"]):
+        result = run_cli(root, *args)
+        assert result.exit_code == 0, args
+        kind = "image" if args[0] == "rmi" else "container"
+        assert result.stderr == f"Error: No such {kind}: nope\n", args
+    assert run_cli(root, "rm", "nope").exit_code == 1
+    assert run_cli(root, "rmi", "nope").exit_code == 1

@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "rm": "minidock.cli.containers:rm",
     "logs": "minidock.cli.containers:logs",
     "wait": "minidock.cli.containers:wait",
+    "rename": "minidock.cli.containers:rename",
+    "top": "minidock.cli.containers:top",
     "port": "minidock.cli.containers:port",
     "cp": "minidock.cli.containers:cp",
     "diff": "minidock.cli.containers:diff",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from minidock.cli.output import go_json, render_table
-from minidock.errors import MinidockError
+from minidock.errors import MinidockError, NotFoundError
 from minidock.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,15 +36,19 @@ def open_store(ctx: click.Context) -> Store:
     return Store(settings_of(ctx))
 
 
-def fail_each(items: Iterable[str], action: Callable[[str], object]) -> int:
-    """Run `action(item)` for each item, printing errors as Docker does; how many failed."""
+def fail_each(items: Iterable[str], action: Callable[[str], object], *,
+              missing_ok: bool = False) -> int:
+    """Run `action(item)` for each item, printing errors as Docker does; how many failed.
+    With `missing_ok` (`rm -f`, `rmi -f`) an object that does not exist is reported
+    but is no failure."""
     failures = 0
     for item in items:
         try:
             action(item)
         except MinidockError as exc:
-            failures += 1
             click.echo(f"Error: {exc.message}", err=True)
+            if not (missing_ok and isinstance(exc, NotFoundError)):
+                failures += 1
     return failures
 
 
@@ -55,13 +59,14 @@ def confirm(message: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def format_rows(spec: str | None, contexts: list[dict[str, str]], headers: dict[str, str],
+def format_rows(spec: str | None, contexts: list[dict[str, Any]], headers: dict[str, Any],
                 default_columns: list[str]) -> str:
     """Render rows as docker's --format does: table (default), json, or a template."""
     from minidock.cli.gotemplate import Template
 
     if spec == "json":
-        return "".join(go_json(c) + "\n" for c in contexts)
+        return "".join(go_json({k: v for k, v in c.items() if not callable(v)}) + "\n"
+                       for c in contexts)
     if not spec or spec == "table":
         rows = [[headers[k] for k in default_columns]]
         rows += [[c[k] for k in default_columns] for c in contexts]

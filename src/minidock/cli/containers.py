@@ -22,10 +22,11 @@ from minidock.cli.common import (
     format_option,
     format_option_short,
     format_rows,
+    open_store,
     print_documents,
     settings_of,
 )
-from minidock.cli.output import ellipsis, human_duration
+from minidock.cli.output import ellipsis, human_duration, human_size
 from minidock.errors import MinidockError
 
 if TYPE_CHECKING:
@@ -45,14 +46,14 @@ def _find(ctx: click.Context, ref: str) -> Container:
 
 
 def _each_echoed(ctx: click.Context, names: tuple[str, ...],
-                 action: Callable[[Container], object]) -> int:
+                 action: Callable[[Container], object], *, missing_ok: bool = False) -> int:
     """Docker's way with several containers: act on each, print its name as given,
     report each failure and go on; exit 1 if any failed."""
 
     def one(name: str) -> None:
         action(_find(ctx, name))
         click.echo(name)
-    return 1 if fail_each(names, one) else 0
+    return 1 if fail_each(names, one, missing_ok=missing_ok) else 0
 
 
 # ---- run / create -----------------------------------------------------------------
@@ -118,10 +119,15 @@ def status_text(container: Any, now: float) -> str:
     return container.status.capitalize()
 
 
-def ps_context(container: Any, now: float, *, no_trunc: bool) -> dict[str, str]:
+def ps_context(container: Any, now: float, *, no_trunc: bool,
+               size: str | None = None) -> dict[str, Any]:
+    """The fields of a `ps` row, named as docker's templates name them."""
     from minidock.runtime.clock import parse_iso
+    from minidock.runtime.filters import network_names
 
     command = command_text([container.data["Path"], *container.data["Args"]])
+    labels = container.data["Config"].get("Labels") or {}
+    mounts = container.data.get("Mounts") or []
     return {
         "ID": container.id if no_trunc else container.short_id,
         "Image": container.image_name,
@@ -132,43 +138,73 @@ def ps_context(container: Any, now: float, *, no_trunc: bool) -> dict[str, str]:
         "State": container.status,
         "Ports": ports_text(container),
         "Names": container.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "Label": lambda key: labels.get(key, ""),
+        "Networks": ",".join(network_names(container)),
+        "Mounts": ",".join(m.get("Name") or m.get("Source") or "" for m in mounts),
+        "LocalVolumes": str(sum(1 for m in mounts if m.get("Type") == "volume")),
+        "Size": size or "",
     }
 
 
-PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
-              "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
-              "State": "STATE", "Ports": "PORTS", "Names": "NAMES"}
+PS_HEADERS: dict[str, Any] = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS",
+    "Names": "NAMES", "Labels": "LABELS", "Label": lambda key: "LABEL", "Networks": "NETWORKS",
+    "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE"}
 PS_COLUMNS = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
 
 
 @click.command("ps")
 @click.option("-a", "--all", "show_all", is_flag=True,
               help="Show all containers (default shows just running)")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="Filter output based on conditions provided")
 @click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("-s", "--size", "show_size", is_flag=True, help="Display total file sizes")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-n", "--last", type=int, default=-1, help="Show n last created containers")
 @click.option("-l", "--latest", is_flag=True, help="Show the latest created container")
 @format_option
 @click.pass_context
-def ps(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, last: int,
-       latest: bool, fmt: str | None) -> None:
+def ps(ctx: click.Context, show_all: bool, filters: tuple[str, ...], quiet: bool,
+       show_size: bool, no_trunc: bool, last: int, latest: bool, fmt: str | None) -> None:
     """List containers."""
     from minidock.runtime.containers import list_containers
+    from minidock.runtime.filters import parse_container_filters, select_containers
 
-    containers = list_containers(settings_of(ctx).root)
+    root = settings_of(ctx).root
+    parsed = parse_container_filters(filters)
+    containers = list_containers(root)
     if latest:
         last = 1
     if last >= 0:
         containers = containers[:last]
-    elif not show_all:
-        containers = [c for c in containers if c.running]
+    store = open_store(ctx) if "ancestor" in parsed else None
+    containers = select_containers(str(root), containers, parsed,
+                                   show_all=show_all or last >= 0, store=store)
     if quiet:
         for c in containers:
             click.echo(c.id if no_trunc else c.short_id)
         return
     now = time.time()
-    contexts = [ps_context(c, now, no_trunc=no_trunc) for c in containers]
-    click.echo(format_rows(fmt, contexts, PS_HEADERS, PS_COLUMNS), nl=False)
+    sizes = _sizes(ctx, containers) if show_size or (fmt and ".Size" in fmt) else {}
+    contexts = [ps_context(c, now, no_trunc=no_trunc, size=sizes.get(c.id))
+                for c in containers]
+    columns = PS_COLUMNS + (["Size"] if show_size else [])
+    click.echo(format_rows(fmt, contexts, PS_HEADERS, columns), nl=False)
+
+
+def _sizes(ctx: click.Context, containers: list[Any]) -> dict[str, str]:
+    """Docker's SIZE: the container layer's bytes, then with the image's."""
+    from minidock.runtime.inspection import container_sizes
+
+    store = open_store(ctx)
+    out = {}
+    for c in containers:
+        rw, virtual = container_sizes(store, c)
+        out[c.id] = f"{human_size(rw)} (virtual {human_size(virtual)})"
+    return out
 
 
 # ---- start / stop / kill / restart / rm / wait ------------------------------------------------
@@ -250,7 +286,41 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
     from minidock.runtime.control import remove_container
 
     return _each_echoed(ctx, containers,
-                        lambda c: remove_container(c, force=force, volumes=volumes))
+                        lambda c: remove_container(c, force=force, volumes=volumes),
+                        missing_ok=force)
+
+
+@click.command("rename")
+@click.argument("container", metavar="CONTAINER")
+@click.argument("new_name", metavar="NEW_NAME")
+@click.pass_context
+def rename(ctx: click.Context, container: str, new_name: str) -> None:
+    """Rename a container."""
+    from minidock.runtime.control import rename_container
+
+    rename_container(_find(ctx, container), new_name)
+
+
+@click.command("top", context_settings={"ignore_unknown_options": True,
+                                        "allow_interspersed_args": False})
+@click.argument("container", metavar="CONTAINER")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED, metavar="[ps OPTIONS]")
+@click.pass_context
+def top(ctx: click.Context, container: str, ps_args: tuple[str, ...]) -> None:
+    """Display the running processes of a container."""
+    from minidock.runtime.processes import top as container_top
+
+    header, rows = container_top(_find(ctx, container), list(ps_args))
+    if header:
+        click.echo(columns_of_20([header, *rows]))
+
+
+def columns_of_20(rows: list[list[str]]) -> str:
+    """Docker's top table: every column but the last at least 20 wide, 3 apart."""
+    widths = [max(20, max(len(r[i]) for r in rows if len(r) > i) + 3)
+              for i in range(len(rows[0]) - 1)]
+    return "\n".join("".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False))
+                     + (r[-1] if len(r) == len(rows[0]) else "") for r in rows)
 
 
 @click.command("wait")
@@ -379,7 +449,7 @@ class _ContainerGroup(click.Group):
         "restart": "restart", "rm": "rm", "remove": "rm", "logs": "logs", "wait": "wait",
         "port": "port", "inspect": "container_inspect", "prune": "container_prune",
         "ls": "ps", "ps": "ps", "list": "ps", "exec": "exec_", "cp": "cp", "diff": "diff",
-        "commit": "commit", "export": "export",
+        "commit": "commit", "export": "export", "rename": "rename", "top": "top",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -261,24 +261,203 @@ def _index(value: Any, *keys: Any) -> Any:
     return value
 
 
+_VERB = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\*|\d+)?)?(.)", re.DOTALL)
+_GO_TYPES = {bool: "bool", int: "int", float: "float64", str: "string"}
+
+
+def _go_type(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[]interface {}"
+    if isinstance(value, Mapping):
+        return "map[string]interface {}"
+    return _GO_TYPES.get(type(value), "interface {}")
+
+
+def _go_quote(text: str) -> str:
+    """strconv.Quote: Go escapes, printable non-ASCII kept as it is."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(ch)])
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _int_of(value: Any) -> int | None:
+    """An integer operand: ints, and whole floats (JSON numbers decode as either)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _format_int(n: int, verb: str, flags: str, precision: int | None) -> str:
+    sign = "-" if n < 0 else ("+" if "+" in flags else (" " if " " in flags else ""))
+    digits = format(abs(n), verb)  # d, x, X, o and b mean what they mean in Go
+    if precision is not None:
+        digits = digits.rjust(precision, "0") if precision else (digits if n else "")
+    if "#" in flags:
+        digits = {"x": "0x", "X": "0X", "o": "0", "b": ""}.get(verb, "") + digits
+    return sign + digits
+
+
+def _format_float(x: float, verb: str, flags: str, precision: int | None) -> str:
+    spec = ("+" if "+" in flags else (" " if " " in flags else "")) + ("#" if "#" in flags else "")
+    if verb in "gG" and precision is None:
+        text = repr(x) if verb == "g" else repr(x).upper()
+        text = text.replace("e+0", "e+").replace("e-0", "e-")
+        if "e" not in text.lower() and text.endswith(".0"):
+            text = text[:-2]
+        return (spec[:1] if spec[:1] and x >= 0 else "") + text
+    precision = 6 if precision is None else precision
+    text = format(x, f"{spec}.{precision}{verb}")
+    return re.sub(r"([eE][+-])(\d)$", r"\g<1>0\2", text)  # Go keeps two exponent digits
+
+
+def _format_one(verb: str, flags: str, precision: int | None, value: Any) -> str | None:
+    """One value under one verb; None when the verb does not apply to its type."""
+    if verb == "v" or (verb == "s" and not isinstance(value, bool | int | float)):
+        text = go_format(value)
+        return text[:precision] if precision is not None and verb == "s" else text
+    if verb == "t":
+        return ("true" if value else "false") if isinstance(value, bool) else None
+    n = _int_of(value)
+    if verb in "dxXob":
+        if n is not None and (verb == "d" or not isinstance(value, float)):
+            return _format_int(n, verb, flags, precision)  # %d takes a whole JSON number
+        if verb in "xX" and isinstance(value, str):
+            text = value.encode().hex()
+            return text.upper() if verb == "X" else text
+        return None
+    if verb == "c":
+        return chr(n) if n is not None else None
+    if verb == "q":
+        if isinstance(value, str):
+            return _go_quote(value)
+        return _go_quote(chr(n)).replace('"', "'") if n is not None else None
+    if verb in "feEgGF":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _format_float(float(value), "f" if verb == "F" else verb, flags, precision)
+        return None
+    return None
+
+
+def _pad_to(text: str, width: int | None, flags: str, numeric: bool) -> str:
+    if width is None or len(text) >= width:
+        return text
+    if "-" in flags:
+        return text.ljust(width)
+    if "0" in flags and numeric:
+        sign = text[0] if text[:1] in "+- " else ""
+        return sign + text[len(sign):].rjust(width - len(sign), "0")
+    return text.rjust(width)
+
+
 def _printf(fmt: str, *args: Any) -> str:
-    values = iter(args)
+    """Go's fmt.Sprintf for template values: flags, width, precision, the common
+    verbs, and Go's `%!verb(type=value)` / `%!verb(MISSING)` / `%!(EXTRA ...)` marks."""
+    values = list(args)
+    used = 0
+
+    def take() -> tuple[bool, Any]:
+        nonlocal used
+        if used >= len(values):
+            return False, None
+        used += 1
+        return True, values[used - 1]
+
+    def number(spec: str | None) -> int | None:
+        if spec != "*":
+            return int(spec) if spec else None
+        ok, value = take()
+        return value if ok and isinstance(value, int) else None
 
     def repl(m: re.Match[str]) -> str:
-        verb = m.group(1)
+        flags, width_spec, precision_spec, verb = m.groups()
         if verb == "%":
             return "%"
-        try:
-            value = next(values)
-        except StopIteration:
+        width = number(width_spec)
+        precision = number(precision_spec) if precision_spec is not None else (
+            0 if m.group(0)[-2:-1] == "." else None)
+        ok, value = take()
+        if not ok:
             return f"%!{verb}(MISSING)"
-        if verb == "q":
-            return go_json(str(value))
-        if verb == "d" and isinstance(value, int | float):
-            return str(int(value))
-        return go_format(value)
+        text = _format_one(verb, flags, precision, value)
+        if text is None:
+            return f"%!{verb}({_go_type(value)}={go_format(value)})"
+        numeric = verb in "dxXobfeEgGF" and isinstance(value, int | float)
+        return _pad_to(text, width, flags, numeric)
 
-    return re.sub(r"%[-+# 0-9.]*([a-zA-Z%])", repl, fmt)
+    out = _VERB.sub(repl, fmt)
+    if used < len(values):
+        extra = ", ".join(f"{_go_type(v)}={go_format(v)}" for v in values[used:])
+        out += f"%!(EXTRA {extra})"
+    return out
+
+
+def _slice(value: Any, *bounds: int) -> Any:
+    """Go's `slice x i j`: a substring or a sub-list."""
+    if isinstance(value, GoNil) or value is None:
+        raise TemplateError("error calling slice: slice of untyped nil")
+    if not isinstance(value, str | list | tuple):
+        raise TemplateError(f"error calling slice: can't slice item of type {_go_type(value)}")
+    if len(bounds) > 2 + (not isinstance(value, str)):
+        raise TemplateError("error calling slice: too many slice indexes")
+    start = bounds[0] if bounds else 0
+    end = bounds[1] if len(bounds) > 1 else len(value)
+    if not 0 <= start <= end <= len(value):
+        raise TemplateError(f"error calling slice: index out of range: {end}")
+    return value[start:end]
+
+
+def _html(*values: Any) -> str:
+    """text/template's html: HTMLEscapeString of the printed arguments."""
+    text = "".join(go_format(v) for v in values)
+    for ch, entity in (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"),
+                       ('"', "&#34;"), ("\0", "\ufffd")):
+        text = text.replace(ch, entity)
+    return text
+
+
+def _js(*values: Any) -> str:
+    """text/template's js: JSEscapeString of the printed arguments."""
+    out = []
+    for ch in "".join(go_format(v) for v in values):
+        if ch in "\\'\"":
+            out.append("\\" + ch)
+        elif ch in "<>&=":
+            out.append(f"\\u{ord(ch):04X}")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or not ch.isprintable():
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _urlquery(*values: Any) -> str:
+    from urllib.parse import quote_plus
+
+    return quote_plus("".join(go_format(v) for v in values))
 
 
 def _len(value: Any) -> int:
@@ -323,6 +502,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "or": lambda *a: next((v for v in a if _truthy(v)), a[-1]),
     "truncate": _truncate,
     "pad": _pad,
+    "slice": _slice,
+    "html": _html,
+    "js": _js,
+    "urlquery": _urlquery,
 }
 
 
@@ -406,18 +589,25 @@ class Template:
             func = FUNCTIONS.get(text)
             if func is None:
                 raise TemplateError(f'template parsing error: function "{text}" not defined')
-            args = [self._operand(op, dot, env) for op in command[1:]]
-            if piped is not _MISSING:
-                args.append(piped)
-            try:
-                return func(*args)
-            except TemplateError:
-                raise
-            except (TypeError, ValueError) as exc:
-                raise TemplateError(f"error calling {text}: {exc}") from None
-        if len(command) > 1 or piped is not _MISSING:
-            raise TemplateError(f"can't give argument to non-function {text}")
-        return self._operand(command[0], dot, env)
+        else:
+            func = self._operand(command[0], dot, env)
+            if not callable(func):
+                if len(command) > 1 or piped is not _MISSING:
+                    raise TemplateError(f"can't give argument to non-function {text}")
+                return func
+        # a function, or a method of the row such as `.Label "com.example"`
+        args = [self._operand(op, dot, env) for op in command[1:]]
+        if piped is not _MISSING:
+            args.append(piped)
+        try:
+            return func(*args)
+        except TemplateError:
+            raise
+        except (TypeError, ValueError) as exc:
+            if kind != "ident":
+                raise TemplateError(f"wrong number of args for {text.lstrip('.')}: "
+                                    f"got {len(args)}") from None
+            raise TemplateError(f"error calling {text}: {exc}") from None
 
     def _operand(self, operand: tuple[str, Any], dot: Any, env: dict[str, Any]) -> Any:
         kind, text = operand

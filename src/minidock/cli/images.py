@@ -241,7 +241,7 @@ def rmi(ctx: click.Context, images: tuple[str, ...], force: bool, no_prune: bool
         for kind, value in store.remove_image(text, force=force, in_use=in_use):
             click.echo(f"{kind}: {value}")
 
-    if fail_each(images, remove):
+    if fail_each(images, remove, missing_ok=force):
         ctx.exit(1)
 
 

@@ -74,6 +74,29 @@ def container_changes(container: Container) -> list[Any]:
     return [c for c in found if not _is_init_path(c.path)]
 
 
+def container_layer_size(container: Container) -> int:
+    """Docker's SizeRw: bytes of the files the container added or changed (the
+    overlay upper dir; for the copy driver, the changed entries of its copy)."""
+    import stat as stat_mod
+
+    from minidock.fsutil import content_size
+
+    if container.data.get("Driver") == OVERLAY:
+        return content_size(container.dir / "upper")
+    rootfs = str(container.dir / "rootfs")
+    total = 0
+    for change in container_changes(container):
+        if change.kind == "D":
+            continue
+        try:
+            st = os.lstat(rootfs + change.path)
+        except OSError:
+            continue
+        if not stat_mod.S_ISDIR(st.st_mode):
+            total += st.st_size
+    return total
+
+
 def write_container_layer(container: Container, sink: BinaryIO, compression: str) -> Any:
     """The container's changes as a layer tar; returns the writer's LayerInfo."""
     from minidock.layer.differ import diff_overlay_upper, diff_trees

@@ -15,6 +15,7 @@ from minidock.runtime.containers import (
     find_container,
     load_record,
     release_name,
+    reserve_name,
 )
 from minidock.runtime.options import parse_signal
 
@@ -105,6 +106,28 @@ def wait_container(container: Container) -> int:
         wait_for_exit(container, None)
         reload_record(container)
     return int(container.state.get("ExitCode") or 0)
+
+
+def rename_container(container: Container, new_name: str) -> None:
+    """`docker rename`: the new name is reserved first (so a concurrent create cannot
+    take it), then the record changes under the container's lock, then the old name
+    goes. A supervisor reloads the record before it writes the exit, so it keeps the
+    new name."""
+    new_name = new_name[1:] if new_name.startswith("/") else new_name
+    if new_name == container.name:
+        raise ConflictError("Renaming a container with the same name as its current name")
+    reserve_name(container.root, new_name, container.id)
+    try:
+        with container.lock():
+            current = load_record(container.root, container.id)
+            old_name = current.name
+            current.data["Name"] = new_name
+            current.save()
+    except BaseException:
+        release_name(container.root, new_name, container.id)
+        raise
+    release_name(container.root, old_name, container.id)
+    container.data = current.data
 
 
 def remove_container(container: Container, *, force: bool = False, volumes: bool = False,

@@ -9,6 +9,7 @@ from minidock.runtime.rootfs import OVERLAY, unique_layers
 
 if TYPE_CHECKING:
     from minidock.settings import Settings
+    from minidock.store.store import Store
 
 
 def _ports(container: Container) -> dict[str, Any]:
@@ -116,3 +117,17 @@ def container_document(container: Container) -> dict[str, Any]:
 def inspect_container(settings: Settings, ref: str) -> dict[str, Any]:
     """Docker's `inspect` document for the container `ref` (ContainerNotFound if none)."""
     return container_document(find_container(settings.root, ref))
+
+
+def container_sizes(store: Store, container: Container) -> tuple[int, int]:
+    """Docker's SizeRw and SizeRootFs: the bytes of the container's own layer, then
+    with its image's."""
+    from minidock.errors import MinidockError
+    from minidock.runtime.changes import container_layer_size
+
+    rw = container_layer_size(container)
+    try:
+        image_size = store.image(container.image_id).size
+    except MinidockError:
+        image_size = 0
+    return rw, rw + image_size

@@ -58,13 +58,16 @@ def reference_matches(pattern: str, ref: Reference) -> bool:
     return any(regex.match(c) for c in candidates[1::2])
 
 
-def parse_filters(filters: Iterable[str]) -> dict[str, list[str]]:
-    """`key=value` filters by key; UsageError for an unknown key or a bad value."""
+def parse_filters(filters: Iterable[str], keys: Iterable[str] = FILTER_KEYS
+                  ) -> dict[str, list[str]]:
+    """`key=value` filters by key (values of one key are alternatives, keys must all
+    pass); UsageError for an unknown key or a bad value."""
     out: dict[str, list[str]] = {}
+    known = frozenset(keys)
     for item in filters:
         key, sep, value = item.partition("=")
         key = key.strip().lower()
-        if not sep or key not in FILTER_KEYS:
+        if not sep or key not in known:
             raise UsageError(f"invalid filter '{item}'")
         if key == "dangling" and value.lower() not in ("true", "false", "1", "0"):
             raise UsageError(f"invalid filter 'dangling={value}'")
