@@ -23,6 +23,8 @@ FORMAT_HELP = "Format output using a Go template"
 format_option = click.option("--format", "fmt", metavar="STRING", help=FORMAT_HELP)
 format_option_short = click.option("-f", "--format", "fmt", metavar="STRING", help=FORMAT_HELP)
 force_option = click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+filter_option = click.option("--filter", "filters", multiple=True,
+                             help="Provide filter values (e.g. 'until=<timestamp>')")
 
 
 def settings_of(ctx: click.Context) -> Settings:

@@ -18,6 +18,7 @@ import click
 from minidock.cli.common import (
     confirm,
     fail_each,
+    filter_option,
     force_option,
     format_option,
     format_option_short,
@@ -424,16 +425,19 @@ def container_inspect(ctx: click.Context, containers: tuple[str, ...],
 # ---- prune ------------------------------------------------------------------------------------
 
 @click.command("prune")
+@filter_option
 @force_option
 @click.pass_context
-def container_prune(ctx: click.Context, force: bool) -> None:
+def container_prune(ctx: click.Context, filters: tuple[str, ...], force: bool) -> None:
     """Remove all stopped containers."""
     from minidock.cli.output import human_size4
     from minidock.runtime.control import prune_containers
+    from minidock.store.filters import parse_prune_filters
 
+    parsed = parse_prune_filters(filters)
     if not force and not confirm("WARNING! This will remove all stopped containers."):
         return
-    removed = prune_containers(settings_of(ctx).root)
+    removed = prune_containers(settings_of(ctx).root, parsed)
     if removed:
         click.echo("Deleted Containers:\n" + "\n".join(removed) + "\n")
     click.echo(f"Total reclaimed space: {human_size4(0)}")

@@ -13,6 +13,7 @@ import click
 from minidock.cli.common import (
     confirm,
     fail_each,
+    filter_option,
     force_option,
     format_option,
     format_rows,
@@ -255,10 +256,14 @@ def print_prune_report(events: list[tuple[str, str]], reclaimed: int) -> None:
 @click.command("prune")
 @click.option("-a", "--all", "all_images", is_flag=True,
               help="Remove all unused images, not just dangling ones")
+@filter_option
 @force_option
 @click.pass_context
-def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
+def prune(ctx: click.Context, all_images: bool, filters: tuple[str, ...], force: bool) -> None:
     """Remove unused images."""
+    from minidock.store.filters import parse_prune_filters
+
+    parsed = parse_prune_filters(filters)
     warning = ("WARNING! This will remove all images without at least one container "
                "associated to them." if all_images else
                "WARNING! This will remove all dangling images.")
@@ -266,7 +271,7 @@ def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
         return
     store = open_store(ctx)
     events, reclaimed = prune_images(store, all_images=all_images,
-                                     in_use=in_use_image_ids(ctx.obj))
+                                     in_use=in_use_image_ids(ctx.obj), filters=parsed)
     print_prune_report(events, reclaimed)
 
 

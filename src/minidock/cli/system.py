@@ -16,7 +16,14 @@ from typing import Any
 
 import click
 
-from minidock.cli.common import confirm, force_option, format_option_short, format_rows, open_store
+from minidock.cli.common import (
+    confirm,
+    filter_option,
+    force_option,
+    format_option_short,
+    format_rows,
+    open_store,
+)
 from minidock.cli.images import in_use_image_ids, print_prune_report
 from minidock.cli.output import bytes_size, human_size4
 from minidock.errors import MinidockError, StoreError
@@ -127,12 +134,17 @@ def check(ctx: click.Context) -> None:
 @system_group.command("prune")
 @click.option("-a", "--all", "all_images", is_flag=True,
               help="Remove all unused images, not just dangling ones")
+@filter_option
 @force_option
 @click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
 @click.pass_context
-def prune(ctx: click.Context, all_images: bool, force: bool, volumes: bool) -> None:
+def prune(ctx: click.Context, all_images: bool, filters: tuple[str, ...], force: bool,
+          volumes: bool) -> None:
     """Remove stopped containers, unused images and the build cache."""
+    from minidock.store.filters import parse_prune_filters
+
     settings: Settings = ctx.obj
+    parsed = parse_prune_filters(filters)
     lines = ["WARNING! This will remove:", "  - all stopped containers"]
     if volumes:
         lines.append("  - all anonymous volumes not used by at least one container")
@@ -142,32 +154,33 @@ def prune(ctx: click.Context, all_images: bool, force: bool, volumes: bool) -> N
     if not force and not confirm("\n".join(lines) + "\n"):
         return
     store = open_store(ctx)
-    removed_containers = _prune_containers(settings)
+    removed_containers = _prune_containers(settings, parsed)
     reclaimed = 0
     if volumes:
-        reclaimed += _prune_volumes(settings)
+        reclaimed += _prune_volumes(settings, {k: v for k, v in parsed.items() if k != "until"})
     store.cache.prune()
-    events, freed = prune_images(store, all_images=all_images, in_use=in_use_image_ids(settings))
+    events, freed = prune_images(store, all_images=all_images, in_use=in_use_image_ids(settings),
+                                 filters=parsed)
     reclaimed += freed
     if removed_containers:
         click.echo("Deleted Containers:\n" + "\n".join(removed_containers) + "\n")
     print_prune_report(events, reclaimed)
 
 
-def _prune_containers(settings: Settings) -> list[str]:
+def _prune_containers(settings: Settings, filters: dict[str, list[str]]) -> list[str]:
     try:
         from minidock.runtime.control import prune_containers
     except ImportError:
         return []
-    return prune_containers(settings.root)
+    return prune_containers(settings.root, filters)
 
 
-def _prune_volumes(settings: Settings) -> int:
+def _prune_volumes(settings: Settings, filters: dict[str, list[str]]) -> int:
     try:
         from minidock.runtime.control import prune_volumes
     except ImportError:
         return 0
-    _names, reclaimed = prune_volumes(settings.root)
+    _names, reclaimed = prune_volumes(settings.root, filters=filters)
     return reclaimed
 
 

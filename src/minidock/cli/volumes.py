@@ -9,6 +9,7 @@ import click
 from minidock.cli.common import (
     confirm,
     fail_each,
+    filter_option,
     force_option,
     format_option,
     format_option_short,
@@ -43,14 +44,17 @@ def create(ctx: click.Context, name: str | None, labels: tuple[str, ...], driver
 
 
 @volume_group.command("ls")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="Provide filter values (e.g. 'dangling=true')")
 @click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
 @format_option
 @click.pass_context
-def ls(ctx: click.Context, quiet: bool, fmt: str | None) -> None:
+def ls(ctx: click.Context, filters: tuple[str, ...], quiet: bool, fmt: str | None) -> None:
     """List volumes."""
-    from minidock.runtime.volumes import list_volumes
+    from minidock.runtime.volumes import list_volumes, select_volumes
 
-    volumes = list_volumes(settings_of(ctx).root)
+    root = settings_of(ctx).root
+    volumes = select_volumes(root, list_volumes(root), filters)
     if quiet:
         for vol in volumes:
             click.echo(vol.name)
@@ -113,18 +117,23 @@ volume_group.add_command(rm, "remove")
 @volume_group.command("prune")
 @click.option("-a", "--all", "all_volumes", is_flag=True,
               help="Remove all unused volumes, not just anonymous ones")
+@filter_option
 @force_option
 @click.pass_context
-def prune(ctx: click.Context, all_volumes: bool, force: bool) -> None:
+def prune(ctx: click.Context, all_volumes: bool, filters: tuple[str, ...], force: bool) -> None:
     """Remove unused local volumes."""
     from minidock.runtime.control import prune_volumes
+    from minidock.store.filters import parse_prune_filters
+
+    parsed = parse_prune_filters(filters, ("label", "label!"))
 
     warning = ("WARNING! This will remove all local volumes not used by at least one "
                "container." if all_volumes else "WARNING! This will remove anonymous local "
                "volumes not used by at least one container.")
     if not force and not confirm(warning):
         return
-    removed, reclaimed = prune_volumes(settings_of(ctx).root, all_volumes=all_volumes)
+    removed, reclaimed = prune_volumes(settings_of(ctx).root, all_volumes=all_volumes,
+                                       filters=parsed)
     if removed:
         click.echo("Deleted Volumes:\n" + "\n".join(removed) + "\n")
     click.echo(f"Total reclaimed space: {human_size4(reclaimed)}")

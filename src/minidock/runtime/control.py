@@ -167,13 +167,19 @@ def remove_container(container: Container, *, force: bool = False, volumes: bool
                 remove_tree(volumes_dir(root) / name)
 
 
-def prune_containers(root: StrPath) -> list[str]:
-    """Remove every stopped container; returns their IDs."""
+def prune_containers(root: StrPath, filters: dict[str, list[str]] | None = None
+                     ) -> list[str]:
+    """Remove every stopped container that passes the parsed prune `filters`
+    (until, label, label!); returns their IDs."""
+    from minidock.runtime.clock import parse_iso
     from minidock.runtime.containers import list_containers
+    from minidock.store.filters import prune_passes
 
     removed = []
     for c in list_containers(root):
-        if not c.running:
+        labels = c.data["Config"].get("Labels") or {}
+        if not c.running and (not filters or prune_passes(
+                filters, labels, parse_iso(c.data["Created"]))):
             remove_container(c, volumes=False)
             removed.append(c.id)
     return removed
@@ -195,18 +201,22 @@ def remove_volume(root: StrPath, name: str, *, force: bool = False) -> None:
     remove_tree(vol.path)
 
 
-def prune_volumes(root: StrPath, *, all_volumes: bool = False) -> tuple[list[str], int]:
-    """Remove unused anonymous volumes (all unused ones with `all_volumes`);
-    returns (names, bytes reclaimed)."""
+def prune_volumes(root: StrPath, *, all_volumes: bool = False,
+                  filters: dict[str, list[str]] | None = None) -> tuple[list[str], int]:
+    """Remove unused anonymous volumes (all unused ones with `all_volumes`) that
+    pass the parsed prune `filters` (label, label!); returns (names, bytes reclaimed)."""
     from minidock.fsutil import tree_size
     from minidock.runtime.containers import volumes_in_use
     from minidock.runtime.volumes import list_volumes
+    from minidock.store.filters import prune_passes
 
     used = volumes_in_use(root)
     removed: list[str] = []
     reclaimed = 0
     for vol in list_volumes(root):
         if vol.name in used or not (vol.anonymous or all_volumes):
+            continue
+        if filters and not prune_passes(filters, vol.labels, None):
             continue
         reclaimed += tree_size(vol.mountpoint)
         remove_tree(vol.path)

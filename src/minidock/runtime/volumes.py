@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,40 @@ def list_volumes(root: str | os.PathLike[str]) -> list[Volume]:
             out.append(_load(path))
     return out
 
+
+
+VOLUME_FILTER_KEYS = ("dangling", "name", "label", "driver")
+
+
+def select_volumes(root: str | os.PathLike[str], volumes: list[Volume],
+                   filters: Iterable[str]) -> list[Volume]:
+    """`volume ls --filter`: dangling (used by no container), name (a substring),
+    label (`k` or `k=v`, all must hold), driver (always `local`)."""
+    from minidock.runtime.containers import volumes_in_use
+    from minidock.store.filters import parse_filters
+
+    parsed = parse_filters(filters, VOLUME_FILTER_KEYS)
+    for value in parsed.get("dangling", []):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise UsageError(f"invalid filter 'dangling={value}'")
+    used = volumes_in_use(root) if "dangling" in parsed else {}
+    out = []
+    for vol in volumes:
+        if any((vol.name not in used) != (v.lower() in ("true", "1"))
+               for v in parsed.get("dangling", [])):
+            continue
+        names = parsed.get("name", [])
+        if names and not any(n in vol.name for n in names):
+            continue
+        drivers = parsed.get("driver", [])
+        if drivers and "local" not in drivers:
+            continue
+        if not all(_has_label(vol, v) for v in parsed.get("label", [])):
+            continue
+        out.append(vol)
+    return out
+
+
+def _has_label(vol: Volume, value: str) -> bool:
+    key, sep, want = value.partition("=")
+    return key in vol.labels and (not sep or vol.labels[key] == want)

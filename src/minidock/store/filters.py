@@ -121,3 +121,51 @@ def select_images(store: Store, *, show_all: bool = False, reference: str | None
     out.sort(key=lambda e: (e.created.timestamp() if e.created else float("-inf")),
              reverse=True)
     return out
+
+
+PRUNE_KEYS = ("until", "label", "label!")
+
+
+def parse_prune_filters(items: Iterable[str], keys: Iterable[str] = PRUNE_KEYS
+                        ) -> dict[str, list[str]]:
+    """`prune --filter` values (`until=`, `label=`, `label!=`), checked as Docker does."""
+    parsed = parse_filters(items, keys)
+    for value in parsed.get("until", []):
+        until_cutoff(value)  # refuse a bad value before anything is removed
+    return parsed
+
+
+def until_cutoff(value: str, now: float | None = None) -> float:
+    """Docker's timestamp forms: a Go duration back from now (`10m`, `1h30m`), RFC 3339
+    (`2026-01-02T15:04:05Z`), a date (`2026-01-02`), or Unix seconds (`1700000000.5`)."""
+    import time
+
+    moment = parse_time(value if "T" in value or " " in value else value + "T00:00:00Z")
+    if moment is not None:
+        return moment.timestamp()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    from minidock.dockerfile.goformat import parse_duration
+
+    try:
+        return (time.time() if now is None else now) - parse_duration(value) / 1e9
+    except ValueError:
+        raise UsageError(f'failed to parse value as time or duration: "{value}"') from None
+
+
+def prune_passes(filters: dict[str, list[str]], labels: dict[str, str],
+                 created: float | None) -> bool:
+    """Whether an object with these labels, made at `created`, is pruned under
+    `filters`: older than every `until`, carrying every `label`, none of `label!`."""
+    for value in filters.get("until", []):
+        if created is None or created >= until_cutoff(value):
+            return False
+    for value in filters.get("label", []):
+        key, sep, want = value.partition("=")
+        if key not in labels or (sep and labels[key] != want):
+            return False
+    for value in filters.get("label!", []):
+        key, sep, want = value.partition("=")
+        if key in labels and (not sep or labels[key] == want):
+            return False
+    return True

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from minidock.digest import Digest
 from minidock.errors import MinidockError
-from minidock.store.store import Store
+from minidock.oci.timestamps import parse_time
+from minidock.store.filters import prune_passes
+from minidock.store.store import Image, Store
 
 
 def blob_sizes(store: Store) -> dict[Digest, int]:
@@ -20,9 +22,11 @@ def blob_sizes(store: Store) -> dict[Digest, int]:
     return sizes
 
 
-def prune_images(store: Store, *, all_images: bool, in_use: set[Digest]
+def prune_images(store: Store, *, all_images: bool, in_use: set[Digest],
+                 filters: dict[str, list[str]] | None = None
                  ) -> tuple[list[tuple[str, str]], int]:
-    """Remove dangling images (every image no container uses, with `all_images`).
+    """Remove dangling images (every image no container uses, with `all_images`)
+    that pass the parsed prune `filters` (until, label, label!).
 
     Returns Docker's report lines (("untagged" | "deleted", value)) and the
     bytes of the blobs the collection freed.
@@ -37,6 +41,8 @@ def prune_images(store: Store, *, all_images: bool, in_use: set[Digest]
         for img in images:
             if img.id in in_use or (img.names and not all_images):
                 continue
+            if filters and not prune_passes(filters, _labels(img), _created(img)):
+                continue
             events.extend(("untagged", name.familiar) for name in img.names)
             store.forget_image(img)
             events.append(("deleted", str(img.id)))
@@ -44,3 +50,12 @@ def prune_images(store: Store, *, all_images: bool, in_use: set[Digest]
     removed = store.gc()
     events.extend(("deleted", str(d)) for d in removed if d in layers_of_removed)
     return events, sum(sizes.get(d, 0) for d in removed)
+
+
+def _labels(img: Image) -> dict[str, str]:
+    return dict((img.config.get("config") or {}).get("Labels") or {})
+
+
+def _created(img: Image) -> float | None:
+    moment = parse_time(img.config.get("created"))
+    return moment.timestamp() if moment else None
