@@ -121,7 +121,7 @@ def history_entries(image: Image) -> list[dict[str, Any]]:
     """(entry, layer size) newest first; empty_layer entries have size 0."""
     config = image.config
     history = config.get("history")
-    layers = list(image.layers)
+    layers = image.layer_sizes
     out: list[dict[str, Any]] = []
     if not isinstance(history, list) or not history:
         history = [{"created": config.get("created")} for _ in layers] or [
@@ -133,7 +133,7 @@ def history_entries(image: Image) -> list[dict[str, Any]]:
         size = 0
         if not entry.get("empty_layer"):
             if index < len(layers):
-                size = layers[index].size
+                size = layers[index]
             index += 1
         out.append({"entry": entry, "size": size})
     out.reverse()

@@ -82,10 +82,18 @@ class Image:
     def diff_ids(self) -> list[Digest]:
         return diff_ids(self.config)
 
+    @cached_property
+    def layer_sizes(self) -> list[int]:
+        """Each layer's size as Docker counts it: the bytes of its files."""
+        from minidock.store.layersize import layer_content_size
+
+        return [layer_content_size(self.store.root, self.store.blobs, layer)
+                for layer in self.layers]
+
     @property
     def size(self) -> int:
-        """Bytes of the layers as stored plus the config."""
-        return sum(layer.size for layer in self.layers) + self.manifest.config.size
+        """Docker's SIZE of the image: the bytes of the files in its layers."""
+        return sum(self.layer_sizes)
 
     @property
     def repo_tags(self) -> list[str]:

@@ -1,0 +1,42 @@
+"""What Docker 20.10 prints, as measured beside a real daemon, for the cases the
+side-by-side tests (tests/interop) found minidock printing otherwise; these run
+without Docker installed."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from store_testkit import make_image, run_cli
+
+from minidock.layer.tarstream import TarReader
+from minidock.store.layersize import tar_content_size
+from minidock.store.store import Store
+
+
+def test_layer_size_counts_files_and_symlink_targets_as_docker_does() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("bin/busybox", b"b" * 1000), ("etc/a", b"12")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("bin/sh")
+        link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+        tar.addfile(link)
+        hard = tarfile.TarInfo("bin/ash")
+        hard.type, hard.linkname = tarfile.LNKTYPE, "bin/busybox"
+        tar.addfile(hard)
+        folder = tarfile.TarInfo("srv")
+        folder.type = tarfile.DIRTYPE
+        tar.addfile(folder)
+    buf.seek(0)
+    assert tar_content_size(TarReader(buf)) == 1000 + 2 + len("busybox")
+
+
+def test_images_and_history_show_the_bytes_of_the_files(store: Store, root: Path) -> None:
+    img = make_image(store, "app:1", [{"a": b"x" * 4000}])
+    assert img.size == 4000
+    assert run_cli(root, "images").stdout.splitlines()[1].split()[-1] == "4kB"
+    assert run_cli(root, "inspect", "-f", "{{.Size}}", "app:1").stdout == "4000\n"
