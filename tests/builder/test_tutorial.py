@@ -109,9 +109,11 @@ def test_tutorial(tmp_path: Path, nginx_archive: Path) -> None:
     base_rows = [cells(line) for line in base_history]
     assert history[0] == base_rows[0]  # the header
     assert history[1][0] == new_id and history[1][2] == "/bin/sh -c #(nop)  EXPOSE 443/tcp"
-    # the base's rows follow, shown as <missing>
+    # the base's rows follow: its ID on its own last step (docker shows the local
+    # parent there), <missing> below
     assert [row[1:] for row in history[2:]] == [row[1:] for row in base_rows[1:]]
-    assert all(row[0] == "<missing>" for row in history[2:])
+    assert history[2][0] == base_id
+    assert all(row[0] == "<missing>" for row in history[3:])
     for listing in (sh("images"), sh("image", "ls")):
         rows = [line.split()[:3] for line in listing.splitlines()[1:]]
         assert rows == [["<none>", "<none>", new_id], ["nginx", "stable", base_id]]

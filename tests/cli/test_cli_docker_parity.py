@@ -40,3 +40,14 @@ def test_images_and_history_show_the_bytes_of_the_files(store: Store, root: Path
     assert img.size == 4000
     assert run_cli(root, "images").stdout.splitlines()[1].split()[-1] == "4kB"
     assert run_cli(root, "inspect", "-f", "{{.Size}}", "app:1").stdout == "4000\n"
+
+
+def test_history_shows_the_local_parent_on_its_last_row(store: Store, root: Path) -> None:
+    base = make_image(store, "base:1", [{"a": b"1"}])
+    history = base.config["history"] + [{"created_by": "/bin/sh -c #(nop)  EXPOSE 443",
+                                          "empty_layer": True}]
+    child = make_image(store, "child:1", [{"a": b"1"}], history=history)
+    ids = run_cli(root, "history", "-q", "child:1").stdout.splitlines()
+    assert ids[:2] == [child.short_id, base.short_id]
+    assert set(ids[2:]) <= {"<missing>"}
+    assert run_cli(root, "history", "-q", "base:1").stdout.splitlines()[0] == base.short_id

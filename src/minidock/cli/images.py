@@ -30,9 +30,9 @@ from minidock.digest import Digest
 from minidock.errors import DigestError
 from minidock.oci.timestamps import parse_time
 from minidock.settings import Settings
-from minidock.store.filters import NamedImage, select_images
+from minidock.store.filters import NamedImage, intermediate_images, select_images
 from minidock.store.prune import prune_images
-from minidock.store.store import Image
+from minidock.store.store import Image, Store
 
 NONE = "<none>"
 MISSING = "<missing>"
@@ -140,14 +140,43 @@ def history_entries(image: Image) -> list[dict[str, Any]]:
     return out
 
 
-def history_contexts(image: Image, *, human: bool, no_trunc: bool) -> list[dict[str, str]]:
+def local_ancestors(store: Store, image: Image) -> dict[int, Image]:
+    """The local images `image` was built on, by the number of its history rows (oldest
+    first) that each one's history and layers make up: docker shows such an image's ID
+    on the row of its last step, and `<missing>` only for steps no local image ends at.
+
+    docker knows the parent from its build records; minidock keeps none, so an image
+    counts as an ancestor when its history and diff_ids begin this image's own.
+    """
+    history = image.config.get("history")
+    if not isinstance(history, list):
+        return {}
+    layers = image.diff_ids
+    candidates = store.images()
+    candidates += intermediate_images(store, {img.digest for img in candidates})
+    out: dict[int, Image] = {}
+    for other in sorted(candidates, key=lambda img: str(img.id), reverse=True):
+        theirs = other.config.get("history")
+        if (other.id == image.id or not isinstance(theirs, list) or not theirs
+                or len(theirs) > len(history)):
+            continue
+        if history[:len(theirs)] == theirs and layers[:len(other.diff_ids)] == other.diff_ids:
+            out[len(theirs)] = other
+    return out
+
+
+def history_contexts(store: Store, image: Image, *, human: bool, no_trunc: bool
+                     ) -> list[dict[str, str]]:
     contexts = []
-    for i, item in enumerate(history_entries(image)):
+    rows = history_entries(image)
+    ancestors = local_ancestors(store, image)
+    for i, item in enumerate(rows):
         entry, size = item["entry"], item["size"]
         created = parse_time(entry.get("created"))
         created_by = str(entry.get("created_by") or "").replace("\t", " ")
-        if i == 0:
-            ident = str(image.id) if no_trunc else image.short_id
+        shown = image if i == 0 else ancestors.get(len(rows) - i)
+        if shown is not None:
+            ident = str(shown.id) if no_trunc else shown.short_id
         else:
             ident = MISSING
         contexts.append({
@@ -206,7 +235,7 @@ def history(ctx: click.Context, image: str, fmt: str | None, human: bool, no_tru
     """Show the history of an image."""
     store = open_store(ctx)
     img = store.image(image)
-    contexts = history_contexts(img, human=human, no_trunc=no_trunc)
+    contexts = history_contexts(store, img, human=human, no_trunc=no_trunc)
     if quiet:
         click.echo("".join(c["ID"] + "\n" for c in contexts), nl=False)
         return
