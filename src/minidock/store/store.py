@@ -30,6 +30,7 @@ from minidock.oci.model import (
     Index,
     Manifest,
     canonical_json,
+    chain_ids,
     diff_ids,
     host_platform,
     parse_config,
@@ -316,12 +317,13 @@ class Store:
                 return events
             if img.id in in_use:
                 return events  # forced: the container keeps its image, untagged
-            own_layers = {d.digest for d in img.layers}
             self.refs.remove_digest(img.digest)
             events.append(("Deleted", str(img.id)))
-        for digest in self.gc(blocking=False):
-            if digest in own_layers:
-                events.append(("Deleted", str(digest)))
+            # docker names the layers no other image uses by their chain IDs, top first
+            used = {c for other in self.images() for c in chain_ids(other.diff_ids)}
+            events += [("Deleted", str(c)) for c in reversed(chain_ids(img.diff_ids))
+                       if c not in used]
+        self.gc(blocking=False)
         return events
 
     # ---- layers on disk ----------------------------------------------------
