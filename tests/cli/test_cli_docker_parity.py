@@ -15,6 +15,18 @@ from minidock.store.layersize import tar_content_size
 from minidock.store.store import Store
 
 
+def test_image_alone_prints_the_command_listing_and_succeeds(root: Path) -> None:
+    result = run_cli(root, "image")
+    assert result.exit_code == 0 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[:5] == ["", "Usage:  minidock image COMMAND", "", "Manage images", ""]
+    assert "  build       Build an image from a Dockerfile" in lines
+    assert "  pull        Pull an image or a repository from a registry" in lines
+    assert "  push        Push an image or a repository to a registry" in lines
+    assert lines[-1] == "Run 'minidock image COMMAND --help' for more information on a command."
+    assert run_cli(root, "image", "build", "--help").exit_code == 0
+
+
 def test_layer_size_counts_files_and_symlink_targets_as_docker_does() -> None:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:

@@ -303,13 +303,17 @@ def prune(ctx: click.Context, all_images: bool, force: bool) -> None:
 
 
 class _ImageGroup(click.Group):
-    """`image` subcommands; archive and inspect ones are imported when used."""
+    """`image` subcommands; archive, inspect and the top-level ones it shares with the
+    root group (`build`, `pull`, `push`) are imported when used."""
 
     _LAZY = {
         "inspect": ("minidock.cli.inspect", "image_inspect"),
         "save": ("minidock.cli.archive", "save"),
         "load": ("minidock.cli.archive", "load"),
         "import": ("minidock.cli.archive", "import_"),
+        "build": ("minidock.cli.build", "build"),
+        "pull": ("minidock.cli.registry", "pull"),
+        "push": ("minidock.cli.registry", "push"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -324,9 +328,36 @@ class _ImageGroup(click.Group):
         return self.commands.get(cmd_name)
 
 
-@click.group("image", cls=_ImageGroup)
-def image_group() -> None:
+# `docker image` with no subcommand: its listing, the docker CLI's words, primary names only
+IMAGE_USAGE = {
+    "build": "Build an image from a Dockerfile",
+    "history": "Show the history of an image",
+    "import": "Import the contents from a tarball to create a filesystem image",
+    "inspect": "Display detailed information on one or more images",
+    "load": "Load an image from a tar archive or STDIN",
+    "ls": "List images",
+    "prune": "Remove unused images",
+    "pull": "Pull an image or a repository from a registry",
+    "push": "Push an image or a repository to a registry",
+    "rm": "Remove one or more images",
+    "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+}
+
+
+def image_usage(prog: str) -> str:
+    """The usage docker prints for `docker image` alone, with `prog` for `docker`."""
+    rows = "".join(f"  {name:<11} {text}\n" for name, text in IMAGE_USAGE.items())  # cobra's
+    return (f"\nUsage:  {prog} image COMMAND\n\nManage images\n\nCommands:\n{rows}\n"
+            f"Run '{prog} image COMMAND --help' for more information on a command.\n")
+
+
+@click.group("image", cls=_ImageGroup, invoke_without_command=True)
+@click.pass_context
+def image_group(ctx: click.Context) -> None:
     """Manage images."""
+    if ctx.invoked_subcommand is None:  # docker prints its listing and succeeds
+        click.echo(image_usage(ctx.find_root().info_name or "minidock"), nl=False, err=True)
 
 
 image_group.add_command(images, "ls")
