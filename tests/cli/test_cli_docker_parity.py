@@ -54,6 +54,13 @@ def test_images_and_history_show_the_bytes_of_the_files(store: Store, root: Path
     assert run_cli(root, "inspect", "-f", "{{.Size}}", "app:1").stdout == "4000\n"
 
 
+def test_one_images_names_in_dockers_order(store: Store, root: Path) -> None:
+    make_image(store, "zeta:1", [{"a": b"1"}])
+    assert run_cli(root, "tag", "zeta:1", "alpha:1").exit_code == 0
+    rows = [line.split()[:2] for line in run_cli(root, "images").stdout.splitlines()[1:]]
+    assert rows == [["alpha", "1"], ["zeta", "1"]]
+
+
 def test_history_shows_the_local_parent_on_its_last_row(store: Store, root: Path) -> None:
     base = make_image(store, "base:1", [{"a": b"1"}])
     history = base.config["history"] + [{"created_by": "/bin/sh -c #(nop)  EXPOSE 443",
