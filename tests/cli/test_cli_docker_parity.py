@@ -10,6 +10,7 @@ from pathlib import Path
 
 from store_testkit import make_image, run_cli
 
+from minidock.builder.context import BuildContext, context_size
 from minidock.layer.tarstream import TarReader
 from minidock.store.layersize import tar_content_size
 from minidock.store.store import Store
@@ -25,6 +26,22 @@ def test_image_alone_prints_the_command_listing_and_succeeds(root: Path) -> None
     assert "  push        Push an image or a repository to a registry" in lines
     assert lines[-1] == "Run 'minidock image COMMAND --help' for more information on a command."
     assert run_cli(root, "image", "build", "--help").exit_code == 0
+
+
+def test_context_size_is_the_tar_stream_docker_sends(tmp_path: Path) -> None:
+    """Sizes docker 20.10 printed for these contexts (`Sending build context ...`)."""
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "Dockerfile").write_text("FROM nginx:stable\n")
+    assert context_size(BuildContext.from_directory(str(one)))[0] == 2048
+    (one / "conf.d" / "sub").mkdir(parents=True)
+    (one / "conf.d" / "upstream.conf").write_bytes(b"\0" * 600)
+    (one / "link").symlink_to("x")
+    assert context_size(BuildContext.from_directory(str(one)))[0] == 5120
+    long_name = tmp_path / "long"
+    (long_name / ("a" * 120)).mkdir(parents=True)  # a PAX header for the name
+    (long_name / "Dockerfile").write_text("FROM nginx:stable\n")
+    assert context_size(BuildContext.from_directory(str(long_name)))[0] == 3584
 
 
 def test_layer_size_counts_files_and_symlink_targets_as_docker_does() -> None:
