@@ -108,7 +108,7 @@ def test_tutorial(tmp_path: Path, nginx_archive: Path) -> None:
     history = [cells(line) for line in sh("image", "history", new_id).splitlines()]
     base_rows = [cells(line) for line in base_history]
     assert history[0] == base_rows[0]  # the header
-    assert history[1][0] == new_id and history[1][2] == "/bin/sh -c #(nop)  EXPOSE 443/tcp"
+    assert history[1][0] == new_id and history[1][2] == "/bin/sh -c #(nop)  EXPOSE 443"
     # the base's rows follow: its ID on its own last step (docker shows the local
     # parent there), <missing> below
     assert [row[1:] for row in history[2:]] == [row[1:] for row in base_rows[1:]]
