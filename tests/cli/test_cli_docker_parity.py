@@ -28,6 +28,20 @@ def test_image_alone_prints_the_command_listing_and_succeeds(root: Path) -> None
     assert run_cli(root, "image", "build", "--help").exit_code == 0
 
 
+def test_unknown_flags_in_docker_words(root: Path) -> None:
+    result = run_cli(root, "images", "--bogus")
+    assert (result.exit_code, result.stderr) == (
+        125, "unknown flag: --bogus\nSee 'minidock images --help'.\n")
+    result = run_cli(root, "images", "-z")
+    assert result.stderr.splitlines()[0] == "unknown shorthand flag: 'z' in -z"
+
+
+def test_rm_force_of_a_missing_container_reports_it_and_succeeds(root: Path) -> None:
+    result = run_cli(root, "rm", "-f", "nosuchcontainer")
+    assert (result.exit_code, result.stderr) == (0, "Error: No such container: nosuchcontainer\n")
+    assert run_cli(root, "rm", "nosuchcontainer").exit_code == 1
+
+
 def test_context_size_is_the_tar_stream_docker_sends(tmp_path: Path) -> None:
     """Sizes docker 20.10 printed for these contexts (`Sending build context ...`)."""
     one = tmp_path / "one"

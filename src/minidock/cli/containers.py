@@ -26,7 +26,7 @@ from minidock.cli.common import (
     settings_of,
 )
 from minidock.cli.output import ellipsis, human_duration
-from minidock.errors import MinidockError
+from minidock.errors import ContainerNotFound, MinidockError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -249,8 +249,18 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
     """Remove one or more containers."""
     from minidock.runtime.control import remove_container
 
-    return _each_echoed(ctx, containers,
-                        lambda c: remove_container(c, force=force, volumes=volumes))
+    missing = 0
+
+    def one(name: str) -> None:
+        nonlocal missing
+        try:
+            container = _find(ctx, name)
+        except ContainerNotFound:
+            missing += force  # docker's --force: reported, yet no failure
+            raise
+        remove_container(container, force=force, volumes=volumes)
+        click.echo(name)
+    return 1 if fail_each(containers, one) > missing else 0
 
 
 @click.command("wait")
