@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tutorial_project import write_first_project
 
 pytestmark = pytest.mark.root
 
@@ -143,14 +144,7 @@ def test_tutorial(tmp_path: Path, nginx_archive: Path) -> None:
 def test_tutorial_first_dockerfile_with_volumes(tmp_path: Path, nginx_archive: Path) -> None:
     root = tmp_path / "store"
     project = tmp_path / "docker-nginx-test"
-    (project / "conf.d").mkdir(parents=True)
-    (project / "conf.d" / "upstream.conf").write_text(
-        "upstream backend {\n    server 127.0.0.1:9000;\n}\n")
-    (project / "Dockerfile").write_text(
-        "FROM nginx:stable\n"
-        "COPY ./conf.d/upstream.conf /etc/nginx/conf.d/\n"
-        "VOLUME /etc/nginx/conf.d/\n"
-        "VOLUME /var/log/nginx/\n")
+    write_first_project(project)
     sh = Shell(root, project)
     sh("load", "-i", str(nginx_archive))
     out = sh("build", "-t", "nginx-test", ".").splitlines()
