@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 need_packages ca-certificates busybox-static podman buildah skopeo umoci runc bubblewrap \
     netavark aardvark-dns docker-registry uidmap zstd curl apache2-utils openssl passwd \
-    iproute2 hyperfine
+    iproute2 hyperfine docker.io
 ensure_apt_lists
 ensure_venv
 bash fixtures/setup_podman.sh

@@ -36,7 +36,7 @@ def test_metadata_steps_and_history(store: Store, busybox: Image, ctx: Path) -> 
     history = image.config["history"]
     assert history[0] == busybox.config["history"][0]
     assert [h["created_by"] for h in history[1:]] == [
-        "/bin/sh -c #(nop)  EXPOSE 443/tcp",
+        "/bin/sh -c #(nop)  EXPOSE 443",
         "/bin/sh -c #(nop)  ENV A=1 B=2",
         "/bin/sh -c #(nop)  LABEL x=y",
         '/bin/sh -c #(nop)  CMD ["sh"]',

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tutorial_project import write_first_project
 
 pytestmark = pytest.mark.root
 
@@ -108,10 +109,12 @@ def test_tutorial(tmp_path: Path, nginx_archive: Path) -> None:
     history = [cells(line) for line in sh("image", "history", new_id).splitlines()]
     base_rows = [cells(line) for line in base_history]
     assert history[0] == base_rows[0]  # the header
-    assert history[1][0] == new_id and history[1][2] == "/bin/sh -c #(nop)  EXPOSE 443/tcp"
-    # the base's rows follow, shown as <missing>
+    assert history[1][0] == new_id and history[1][2] == "/bin/sh -c #(nop)  EXPOSE 443"
+    # the base's rows follow: its ID on its own last step (docker shows the local
+    # parent there), <missing> below
     assert [row[1:] for row in history[2:]] == [row[1:] for row in base_rows[1:]]
-    assert all(row[0] == "<missing>" for row in history[2:])
+    assert history[2][0] == base_id
+    assert all(row[0] == "<missing>" for row in history[3:])
     for listing in (sh("images"), sh("image", "ls")):
         rows = [line.split()[:3] for line in listing.splitlines()[1:]]
         assert rows == [["<none>", "<none>", new_id], ["nginx", "stable", base_id]]
@@ -141,14 +144,7 @@ def test_tutorial(tmp_path: Path, nginx_archive: Path) -> None:
 def test_tutorial_first_dockerfile_with_volumes(tmp_path: Path, nginx_archive: Path) -> None:
     root = tmp_path / "store"
     project = tmp_path / "docker-nginx-test"
-    (project / "conf.d").mkdir(parents=True)
-    (project / "conf.d" / "upstream.conf").write_text(
-        "upstream backend {\n    server 127.0.0.1:9000;\n}\n")
-    (project / "Dockerfile").write_text(
-        "FROM nginx:stable\n"
-        "COPY ./conf.d/upstream.conf /etc/nginx/conf.d/\n"
-        "VOLUME /etc/nginx/conf.d/\n"
-        "VOLUME /var/log/nginx/\n")
+    write_first_project(project)
     sh = Shell(root, project)
     sh("load", "-i", str(nginx_archive))
     out = sh("build", "-t", "nginx-test", ".").splitlines()

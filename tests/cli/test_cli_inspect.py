@@ -18,8 +18,9 @@ def test_image_inspect_document(store: Store, root: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("[\n    {\n        \"Id\": ")  # docker's 4-space indent
     [doc] = json.loads(result.stdout)
-    assert list(doc)[:10] == ["Id", "RepoTags", "RepoDigests", "Parent", "Comment", "Created",
-                              "DockerVersion", "Author", "Config", "Architecture"]
+    assert list(doc)[:12] == ["Id", "RepoTags", "RepoDigests", "Parent", "Comment", "Created",
+                              "Container", "ContainerConfig", "DockerVersion", "Author",
+                              "Config", "Architecture"]
     assert doc["Id"] == str(img.id)
     assert doc["RepoTags"] == ["nginx:stable"]
     assert doc["RepoDigests"] == [f"nginx@{img.digest}"]

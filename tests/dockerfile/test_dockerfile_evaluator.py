@@ -205,7 +205,7 @@ def test_history_text_matches_the_classic_builder() -> None:
             "ENTRYPOINT [\"/entry\"]\nRUN [\"echo\", \"exec\"]\n")
     got = [step.created_by() for step in steps(text)]
     assert got == [
-        "/bin/sh -c #(nop)  EXPOSE 443/tcp",
+        "/bin/sh -c #(nop)  EXPOSE 443",
         '/bin/sh -c #(nop)  CMD ["nginx" "-g" "daemon off;"]',
         "/bin/sh -c #(nop) WORKDIR /app",
         "/bin/sh -c #(nop)  ENV A=b",

@@ -445,11 +445,59 @@ def open_context(path: str, dockerfile: str | None = None, *, stdin: BinaryIO | 
     return ctx, found
 
 
+TAR_BLOCK = 512
+USTAR_NAME, USTAR_PREFIX = 100, 155
+
+
+def _fits_ustar(name: str) -> bool:
+    """Whether a path fits a USTAR header's name and prefix fields (Go's rule)."""
+    if not name.isascii():
+        return False
+    if len(name) <= USTAR_NAME:
+        return True
+    for i, char in enumerate(name):
+        if char == "/" and i <= USTAR_PREFIX and 0 < len(name) - i - 1 <= USTAR_NAME:
+            return True
+    return False
+
+
+def _pax_record(key: str, value: str) -> int:
+    """Length of one `LEN key=value\n` PAX record, LEN counting its own digits."""
+    body = len(f" {key}={value}\n".encode())
+    length = body + len(str(body))
+    return body + len(str(length))
+
+
+def _tar_entry_size(name: str, link: str, data_size: int) -> int:
+    """Bytes one entry takes in the tar stream the docker client sends: its header,
+    a PAX header and records when a path does not fit USTAR, and the data padded."""
+    size = TAR_BLOCK + -(-data_size // TAR_BLOCK) * TAR_BLOCK
+    records = (_pax_record("path", name) if not _fits_ustar(name) else 0) + (
+        _pax_record("linkpath", link) if link and not _fits_ustar(link) else 0)
+    if records:
+        size += TAR_BLOCK + -(-records // TAR_BLOCK) * TAR_BLOCK
+    return size
+
+
 def context_size(ctx: BuildContext) -> tuple[int, int]:
-    """(bytes, files) the context holds after .dockerignore: the context line's size."""
-    total = files = 0
-    for _rel, st in ctx.walk(""):
+    """(bytes, files) of the context after .dockerignore, bytes counted as the size of
+    the tar stream docker sends (a header per entry, data padded to 512-byte blocks,
+    a second link to one inode as a hard link, the two end blocks): the context line."""
+    total, files = 2 * TAR_BLOCK, 0
+    first_names: dict[tuple[int, int], str] = {}
+    for rel, st in ctx.walk(""):
         files += 1
-        if stat.S_ISREG(st.st_mode):
-            total += st.st_size
+        link, data_size = "", 0
+        if stat.S_ISDIR(st.st_mode):
+            rel += "/"
+        elif stat.S_ISLNK(st.st_mode):
+            link = os.readlink(ctx.host_path(rel))
+        elif stat.S_ISREG(st.st_mode):
+            inode = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and inode in first_names:
+                link = first_names[inode]
+            else:
+                first_names[inode] = rel
+                data_size = st.st_size
+        total += _tar_entry_size(rel, link, data_size)
     return total, files

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from minidock.cli.output import human_size
+from minidock.cli.output import human_size, human_size4
 from minidock.settings import Settings
 
 
@@ -34,7 +34,7 @@ class ClassicPrinter:
         if self.quiet:
             return
         if isinstance(event, ev.ContextLoaded):
-            self._line(f"Sending build context to minidock  {human_size(event.size)}")
+            self._line(f"Sending build context to minidock  {human_size4(event.size)}")
         elif isinstance(event, ev.StepStarted):
             self._line(f"Step {event.number}/{event.total} : {event.text}")
         elif isinstance(event, ev.TriggersExecuting):

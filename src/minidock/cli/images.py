@@ -33,7 +33,7 @@ from minidock.oci.timestamps import parse_time
 from minidock.settings import Settings
 from minidock.store.filters import NamedImage, select_images
 from minidock.store.prune import prune_images
-from minidock.store.store import Image
+from minidock.store.store import Image, Store
 
 NONE = "<none>"
 MISSING = "<missing>"
@@ -122,7 +122,7 @@ def history_entries(image: Image) -> list[dict[str, Any]]:
     """(entry, layer size) newest first; empty_layer entries have size 0."""
     config = image.config
     history = config.get("history")
-    layers = list(image.layers)
+    layers = image.layer_sizes
     out: list[dict[str, Any]] = []
     if not isinstance(history, list) or not history:
         history = [{"created": config.get("created")} for _ in layers] or [
@@ -134,21 +134,50 @@ def history_entries(image: Image) -> list[dict[str, Any]]:
         size = 0
         if not entry.get("empty_layer"):
             if index < len(layers):
-                size = layers[index].size
+                size = layers[index]
             index += 1
         out.append({"entry": entry, "size": size})
     out.reverse()
     return out
 
 
-def history_contexts(image: Image, *, human: bool, no_trunc: bool) -> list[dict[str, str]]:
+def local_ancestors(store: Store, image: Image) -> dict[int, Image]:
+    """The local images `image` was built on, by the number of its history rows (oldest
+    first) that each one's history and layers make up: docker shows such an image's ID
+    on the row of its last step, and `<missing>` only for steps no local image ends at.
+
+    docker knows the parent from its build records; minidock keeps none, so an image
+    counts as an ancestor when its history and diff_ids begin this image's own.
+    """
+    history = image.config.get("history")
+    if not isinstance(history, list):
+        return {}
+    layers = image.diff_ids
+    candidates = store.images()
+    candidates += store.intermediate_images({img.digest for img in candidates})
+    out: dict[int, Image] = {}
+    for other in sorted(candidates, key=lambda img: str(img.id), reverse=True):
+        theirs = other.config.get("history")
+        if (other.id == image.id or not isinstance(theirs, list) or not theirs
+                or len(theirs) > len(history)):
+            continue
+        if history[:len(theirs)] == theirs and layers[:len(other.diff_ids)] == other.diff_ids:
+            out[len(theirs)] = other
+    return out
+
+
+def history_contexts(store: Store, image: Image, *, human: bool, no_trunc: bool
+                     ) -> list[dict[str, str]]:
     contexts = []
-    for i, item in enumerate(history_entries(image)):
+    rows = history_entries(image)
+    ancestors = local_ancestors(store, image)
+    for i, item in enumerate(rows):
         entry, size = item["entry"], item["size"]
         created = parse_time(entry.get("created"))
         created_by = str(entry.get("created_by") or "").replace("\t", " ")
-        if i == 0:
-            ident = str(image.id) if no_trunc else image.short_id
+        shown = image if i == 0 else ancestors.get(len(rows) - i)
+        if shown is not None:
+            ident = str(shown.id) if no_trunc else shown.short_id
         else:
             ident = MISSING
         contexts.append({
@@ -207,7 +236,7 @@ def history(ctx: click.Context, image: str, fmt: str | None, human: bool, no_tru
     """Show the history of an image."""
     store = open_store(ctx)
     img = store.image(image)
-    contexts = history_contexts(img, human=human, no_trunc=no_trunc)
+    contexts = history_contexts(store, img, human=human, no_trunc=no_trunc)
     if quiet:
         click.echo("".join(c["ID"] + "\n" for c in contexts), nl=False)
         return
@@ -279,13 +308,17 @@ def prune(ctx: click.Context, all_images: bool, filters: tuple[str, ...], force:
 
 
 class _ImageGroup(click.Group):
-    """`image` subcommands; archive and inspect ones are imported when used."""
+    """`image` subcommands; archive, inspect and the top-level ones it shares with the
+    root group (`build`, `pull`, `push`) are imported when used."""
 
     _LAZY = {
         "inspect": ("minidock.cli.inspect", "image_inspect"),
         "save": ("minidock.cli.archive", "save"),
         "load": ("minidock.cli.archive", "load"),
         "import": ("minidock.cli.archive", "import_"),
+        "build": ("minidock.cli.build", "build"),
+        "pull": ("minidock.cli.registry", "pull"),
+        "push": ("minidock.cli.registry", "push"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -300,9 +333,36 @@ class _ImageGroup(click.Group):
         return self.commands.get(cmd_name)
 
 
-@click.group("image", cls=_ImageGroup)
-def image_group() -> None:
+# `docker image` with no subcommand: its listing, the docker CLI's words, primary names only
+IMAGE_USAGE = {
+    "build": "Build an image from a Dockerfile",
+    "history": "Show the history of an image",
+    "import": "Import the contents from a tarball to create a filesystem image",
+    "inspect": "Display detailed information on one or more images",
+    "load": "Load an image from a tar archive or STDIN",
+    "ls": "List images",
+    "prune": "Remove unused images",
+    "pull": "Pull an image or a repository from a registry",
+    "push": "Push an image or a repository to a registry",
+    "rm": "Remove one or more images",
+    "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+}
+
+
+def image_usage(prog: str) -> str:
+    """The usage docker prints for `docker image` alone, with `prog` for `docker`."""
+    rows = "".join(f"  {name:<11} {text}\n" for name, text in IMAGE_USAGE.items())  # cobra's
+    return (f"\nUsage:  {prog} image COMMAND\n\nManage images\n\nCommands:\n{rows}\n"
+            f"Run '{prog} image COMMAND --help' for more information on a command.\n")
+
+
+@click.group("image", cls=_ImageGroup, invoke_without_command=True)
+@click.pass_context
+def image_group(ctx: click.Context) -> None:
     """Manage images."""
+    if ctx.invoked_subcommand is None:  # docker prints its listing and succeeds
+        click.echo(image_usage(ctx.find_root().info_name or "minidock"), nl=False, err=True)
 
 
 image_group.add_command(images, "ls")

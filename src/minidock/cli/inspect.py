@@ -74,6 +74,9 @@ def image_document(image: Image) -> dict[str, Any]:
         "Parent": "",
         "Comment": config.get("comment") or "",
         "Created": config.get("created") or ZERO_TIME,
+        "Container": config.get("container") or "",
+        # the config of the build step's container, as docker's classic builder records it
+        "ContainerConfig": _container_config({"config": config.get("container_config")}),
         "DockerVersion": config.get("docker_version") or "",
         "Author": config.get("author") or "",
         "Config": _container_config(config),
@@ -84,6 +87,7 @@ def image_document(image: Image) -> dict[str, Any]:
     doc.update({
         "Os": config.get("os") or "",
         "Size": image.size,
+        "VirtualSize": image.size,  # docker 20.10 still shows it; the same number
         "RootFS": {"Type": (config.get("rootfs") or {}).get("type") or "layers",
                    "Layers": [str(d) for d in image.diff_ids]},
         "Metadata": {"LastTagTime": ZERO_TIME},

@@ -11,6 +11,19 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
+
+
+def unknown_flag(exc: click.NoSuchOption) -> str:
+    """docker's two lines for a flag the command does not have (cobra's wording)."""
+    flag = exc.option_name
+    path = exc.ctx.command_path if exc.ctx is not None else "minidock"
+    what = (f"unknown flag: {flag}" if flag.startswith("--")
+            else f"unknown shorthand flag: '{flag[1:2]}' in {flag}")
+    return f"{what}\nSee '{path} --help'.\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,6 +48,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         sys.exit(130)
+    except click.NoSuchOption as exc:
+        if debug:
+            raise
+        click.echo(unknown_flag(exc), err=True, nl=False)
+        sys.exit(125)
     except click.ClickException as exc:
         if debug:
             raise

@@ -731,10 +731,12 @@ def _stopsignal(ins: StopSignal, state: StageState, ctx: BuildContext) -> Step:
 def _expose(ins: Expose, state: StageState, ctx: BuildContext) -> Step:
     lexer = lexer_for(ctx.escape)
     ports: list[str] = []
+    words: list[str] = []  # the history shows them as written, in docker's order
     try:
-        for spec in ins.ports:
+        for spec in sorted(ins.ports):  # docker sorts the unexpanded arguments
             for word in lexer.expand_words(spec, state.expansion_env):
                 ports.extend(parse_port(word))
+                words.append(word)
     except ExpansionError as exc:
         raise ctx.error(exc.detail, ins) from None
     except ValueError as exc:
@@ -743,7 +745,7 @@ def _expose(ins: Expose, state: StageState, ctx: BuildContext) -> Step:
     for port in ports:
         exposed[port] = {}
     config = {**state.config, "ExposedPorts": exposed}
-    return Step(ins, state._with(config), history=_nop("EXPOSE " + " ".join(ports)))
+    return Step(ins, state._with(config), history=_nop("EXPOSE " + " ".join(words)))
 
 
 def _set_command(ins: Cmd | Entrypoint, state: StageState, key: str

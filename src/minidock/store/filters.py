@@ -103,7 +103,8 @@ def passes(entry: NamedImage, filters: dict[str, list[str]], store: Store) -> bo
 def select_images(store: Store, *, show_all: bool = False, reference: str | None = None,
                   filters: Iterable[str] = ()) -> list[NamedImage]:
     """Each image once per name (once as `<none>` without one) that passes the
-    filters, newest first; `show_all` adds the build cache's intermediate images."""
+    filters, newest first, one image's names in docker's order; `show_all` adds the build
+    cache's intermediate images."""
     parsed = parse_filters(filters)
     if reference:
         parsed.setdefault("reference", []).append(reference)
@@ -118,6 +119,8 @@ def select_images(store: Store, *, show_all: bool = False, reference: str | None
             entry = NamedImage(img, ref, created)
             if passes(entry, parsed, store):
                 out.append(entry)
+    # docker: newest first; one image's names together, in lexical order of the full name
+    out.sort(key=lambda e: (str(e.image.id), e.ref.full if e.ref is not None else ""))
     out.sort(key=lambda e: (e.created.timestamp() if e.created else float("-inf")),
              reverse=True)
     return out

@@ -31,6 +31,7 @@ from minidock.oci.model import (
     Index,
     Manifest,
     canonical_json,
+    chain_ids,
     diff_ids,
     host_platform,
     parse_config,
@@ -91,10 +92,18 @@ class Image:
     def diff_ids(self) -> list[Digest]:
         return diff_ids(self.config)
 
+    @cached_property
+    def layer_sizes(self) -> list[int]:
+        """Each layer's size as Docker counts it: the bytes of its files."""
+        from minidock.store.layersize import layer_content_size
+
+        return [layer_content_size(self.store.root, self.store.blobs, layer)
+                for layer in self.layers]
+
     @property
     def size(self) -> int:
-        """Bytes of the layers as stored plus the config."""
-        return sum(layer.size for layer in self.layers) + self.manifest.config.size
+        """Docker's SIZE of the image: the bytes of the files in its layers."""
+        return sum(self.layer_sizes)
 
     @property
     def repo_tags(self) -> list[str]:
@@ -392,12 +401,13 @@ class Store:
                 return events
             if img.id in in_use:
                 return events  # forced: the container keeps its image, untagged
-            own_layers = {d.digest for d in img.layers}
             self.forget_image(img)
             events.append(("Deleted", str(img.id)))
-        for digest in self.gc(blocking=False):
-            if digest in own_layers:
-                events.append(("Deleted", str(digest)))
+            # docker names the layers no other image uses by their chain IDs, top first
+            used = {c for other in self.images() for c in chain_ids(other.diff_ids)}
+            events += [("Deleted", str(c)) for c in reversed(chain_ids(img.diff_ids))
+                       if c not in used]
+        self.gc(blocking=False)
         return events
 
     def forget_image(self, img: Image) -> None:
