@@ -281,6 +281,9 @@ class _ImageGroup(click.Group):
         "save": ("minidock.cli.archive", "save"),
         "load": ("minidock.cli.archive", "load"),
         "import": ("minidock.cli.archive", "import_"),
+        "layers": ("minidock.cli.internals", "layers"),
+        "files": ("minidock.cli.internals", "files"),
+        "analyze": ("minidock.cli.internals", "analyze"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
