@@ -1,5 +1,6 @@
 """`image layers`, `image files` and `image analyze`: what an image's layers hold,
-formatted from minidock.store.layers."""
+formatted from minidock.store.layers; `build-cache explain` and `build --explain`'s
+report: why each build step was or was not a cache hit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import click
 
 from minidock.cli.common import format_rows, open_store
 from minidock.cli.output import human_size, render_table
+from minidock.errors import NotFoundError
+from minidock.store.buildlog import BuildRecord
 from minidock.store.layers import Change, CIRules, FileInfo, ImageLayers, ci_failures
 
 _TYPE_BITS = {"file": stat.S_IFREG, "hardlink": stat.S_IFREG, "dir": stat.S_IFDIR,
@@ -186,3 +189,41 @@ def analyze(ctx: click.Context, image: str, ci: bool, lowest_efficiency: float |
     if failures:
         ctx.exit(1)
     click.echo("PASS")
+
+
+def explanation_lines(record: BuildRecord) -> list[str]:
+    """`hit`/`miss` per cache lookup with the key's parts, and for a miss why."""
+    from minidock.builder.explain import explain
+
+    lines = []
+    for step in explain(record):
+        if step.hit:
+            lines.append(f"hit   {step.instruction}")
+        else:
+            lines.append(f"miss  {step.instruction}: {'; '.join(step.reasons)}")
+        for name, value in step.parts.items():
+            shown = " ".join(f"{k}={v}" for k, v in value.items()) if isinstance(
+                value, dict) else str(value).replace("\n", "\\n")
+            lines.append(f"        {name}: {shown}")
+    return lines
+
+
+@click.group("build-cache")
+def build_cache_group() -> None:
+    """Look into the build cache."""
+
+
+@build_cache_group.command("explain")
+@click.argument("image")
+@click.pass_context
+def explain_command(ctx: click.Context, image: str) -> None:
+    """Why each step of the build that made IMAGE was or was not a cache hit."""
+    from minidock.store.buildlog import BuildLog
+
+    store = open_store(ctx)
+    found = store.image(image)
+    record = BuildLog(store.root).of_image(str(found.id))
+    if record is None:
+        raise NotFoundError(f"no build of {image} was recorded in this store "
+                            "(it was pulled, loaded, or built before builds were recorded)")
+    click.echo("\n".join(explanation_lines(record)))
