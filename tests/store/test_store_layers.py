@@ -80,3 +80,19 @@ def test_a_tampered_layer_blob_is_refused(store: Store) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(DigestError):
         ImageLayers(image).infos()
+
+
+def test_a_deleted_directory_counts_each_file_it_held(store: Store) -> None:
+    image = make_image(store, "layers:dir", [
+        {"cache": None, "cache/a": b"a" * 5, "cache/sub": None, "cache/sub/b": b"b" * 7,
+         "cachex": b"x"},
+        {".wh.cache": b""},
+        {"cache": b"now a file"}], compression="none")
+    stack = ImageLayers(image)
+    [deleted] = stack.changes(1)
+    assert (deleted.action, deleted.info.path, deleted.marker, deleted.hidden,
+            deleted.freed) == ("D", "/cache", "whiteout", 3, 12)
+    assert list(stack.tree(1)) == ["/cachex"]
+    assert [(o.path, o.total_size) for o in stack.analyze().offenders] == [
+        ("/cache/sub/b", 7), ("/cache/a", 5)]
+    assert stack.tree()["/cache"].kind == "file"

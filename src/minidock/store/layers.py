@@ -12,6 +12,7 @@ markers are applied to the tree beneath it before its own entries are added.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -211,9 +212,23 @@ def _read_layer(image: Image, index: int) -> _Layer:
     return _Layer(files, tuple(whiteouts), tuple(opaques), hashing.count)
 
 
-def _below(tree: dict[str, FileInfo], directory: str) -> list[str]:
-    prefix = directory.rstrip("/") + "/"
-    return [path for path in tree if path.startswith(prefix)]
+class _SortedPaths:
+    """The paths of a tree, sorted on first use, so what is below a directory is one
+    bisected range (every path starting `/d/` sorts between `/d/` and `/d0`).
+
+    Taken before a layer's deletions: it names the lower paths those remove.
+    """
+
+    def __init__(self, tree: dict[str, FileInfo]):
+        self._tree = tree
+        self._keys: list[str] | None = None
+
+    def below(self, directory: str) -> list[str]:
+        if self._keys is None:
+            self._keys = sorted(self._tree)
+        prefix = directory.rstrip("/") + "/"
+        start = bisect.bisect_left(self._keys, prefix)
+        return self._keys[start:bisect.bisect_left(self._keys, prefix[:-1] + "0", start)]
 
 
 def history_rows(image: Image) -> list[HistoryRow]:
@@ -312,11 +327,12 @@ class ImageLayers:
 
         for _, below, layer in self._stacks(len(self) - 1):
             sizes.append(_content_size(layer.files.values()))
+            paths = _SortedPaths(below)
             gone = {*layer.whiteouts}
             for directory in layer.opaques:
-                gone.update(_below(below, directory))
+                gone.update(paths.below(directory))
             for path in sorted(gone):
-                for hidden in _leaves(below, path):
+                for hidden in _leaves(below, path, paths):
                     visit(hidden, 0)  # a deletion: a copy of size 0 beside the lower one
             for path in _layer_leaves(layer.files):
                 visit(path, layer.files[path].size)
@@ -337,37 +353,36 @@ def _content_size(files: Iterable[FileInfo]) -> int:
     return sum(info.size for info in files if info.kind == "file")
 
 
-def _remove(tree: dict[str, FileInfo], path: str) -> None:
-    tree.pop(path, None)
-    for child in _below(tree, path):
-        del tree[child]
-
-
 def _apply(tree: dict[str, FileInfo], layer: _Layer) -> None:
     """Stack `layer` on `tree`: its deletions first, then its entries."""
+    paths = _SortedPaths(tree)
     for path in layer.whiteouts:
-        _remove(tree, path)
+        tree.pop(path, None)
+        for child in paths.below(path):
+            tree.pop(child, None)
     for directory in layer.opaques:
-        for child in _below(tree, directory):
-            del tree[child]
+        for child in paths.below(directory):
+            tree.pop(child, None)
     for path, info in layer.files.items():
         lower = tree.get(path)
         if lower is not None and lower.kind == "dir" and info.kind != "dir":
-            _remove(tree, path)  # a file over a directory hides what was below it
+            for child in paths.below(path):  # a file over a directory hides what was below
+                tree.pop(child, None)
         tree[path] = info
 
 
 def _changes(below: dict[str, FileInfo], layer: _Layer) -> list[Change]:
     changes = []
+    paths = _SortedPaths(below)
     for path in layer.whiteouts:
         lower = below.get(path)
         if lower is None:
             continue  # deletes nothing the layers below hold
-        hidden = [below[p] for p in _below(below, path)]
+        hidden = [below[p] for p in paths.below(path)]
         changes.append(Change("D", lower, "whiteout", len(hidden),
                               _content_size([lower, *hidden])))
     for directory in layer.opaques:
-        hidden = [below[p] for p in _below(below, directory)]
+        hidden = [below[p] for p in paths.below(directory)]
         info = layer.files.get(directory) or below.get(directory) or FileInfo(
             directory, "dir", 0o755, 0, 0, 0)
         changes.append(Change("C" if directory in below else "A", info, "opaque", len(hidden),
@@ -380,9 +395,9 @@ def _changes(below: dict[str, FileInfo], layer: _Layer) -> list[Change]:
     return sorted(changes, key=lambda c: c.info.path)
 
 
-def _leaves(tree: dict[str, FileInfo], path: str) -> list[str]:
+def _leaves(tree: dict[str, FileInfo], path: str, paths: _SortedPaths) -> list[str]:
     """The paths at or under `path` in `tree` that have nothing below them."""
-    found = [p for p in [path, *_below(tree, path)] if p in tree]
+    found = [p for p in [path, *paths.below(path)] if p in tree]
     return _layer_leaves({p: tree[p] for p in found})
 
 
