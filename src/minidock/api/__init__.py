@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from minidock.api.client import Client
 from minidock.api.containers import Container, ExecResult, RunResult
-from minidock.api.images import Image
+from minidock.api.images import Image, Layer
 from minidock.errors import WaitTimeout
+
+if TYPE_CHECKING:
+    from minidock.store.layers import Analysis
 
 StrPath = str | os.PathLike[str]
 
@@ -38,6 +41,11 @@ def images(*, root: StrPath | None = None) -> list[Image]:
 def image(ref: str, *, root: StrPath | None = None) -> Image:
     """The image `ref` names; ImageNotFound if the store has none."""
     return Client(root).image(ref)
+
+
+def analyze(ref: str, *, root: StrPath | None = None) -> Analysis:
+    """dive's efficiency analysis of the image `ref`; see `Image.analyze`."""
+    return Client(root).image(ref).analyze()
 
 
 def pull(ref: str, *, platform: str | None = None,
@@ -82,8 +90,10 @@ __all__ = [
     "Container",
     "ExecResult",
     "Image",
+    "Layer",
     "RunResult",
     "WaitTimeout",
+    "analyze",
     "build",
     "container",
     "containers",

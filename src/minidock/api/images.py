@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from minidock.store.layers import Analysis, Change, FileInfo, ImageLayers
     from minidock.store.store import Image as StoreImage
     from minidock.store.store import Store
 
@@ -57,6 +58,54 @@ class Image:
 
     def __str__(self) -> str:
         return self.tags[0] if self.tags else self.short_id
+
+    def _stack(self) -> ImageLayers:
+        from minidock.digest import Digest
+        from minidock.store.layers import ImageLayers
+        from minidock.store.store import Store
+
+        return ImageLayers(Store(self.root).image_from_digest(Digest(self.digest)))
+
+    def layers(self) -> list[Layer]:
+        """Its layers, bottom first, each with what it changed and the instruction that made it."""
+        stack = self._stack()
+        return [Layer(index=info.index, diff_id=str(info.diff_id), digest=str(info.digest),
+                      media_type=info.media_type, compressed_size=info.compressed_size,
+                      uncompressed_size=info.uncompressed_size, added=info.added,
+                      changed=info.changed, removed=info.removed, created_by=info.created_by,
+                      stack=stack)
+                for info in stack.infos()]
+
+    def analyze(self) -> Analysis:
+        """dive's efficiency score, wasted bytes and the biggest offenders."""
+        return self._stack().analyze()
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of an image; its files are read from the verified blob when asked for."""
+
+    index: int
+    diff_id: str
+    digest: str
+    media_type: str
+    compressed_size: int
+    uncompressed_size: int
+    """Bytes of the layer's tar."""
+    added: int
+    changed: int
+    removed: int
+    created_by: str
+    """The history entry (instruction) that made it."""
+    stack: ImageLayers = field(repr=False, compare=False)
+
+    def changes(self) -> list[Change]:
+        """What this layer did to the layers below it (A/C/D, whiteouts, opaque dirs)."""
+        return self.stack.changes(self.index)
+
+    def files(self) -> dict[str, FileInfo]:
+        """The merged tree of the image as of this layer, by path."""
+        return self.stack.tree(self.index)
 
 
 def snapshot(image: StoreImage) -> Image:

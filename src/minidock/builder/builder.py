@@ -56,6 +56,7 @@ from minidock.errors import BuildError, MinidockError, UsageError
 from minidock.fsutil import remove_tree
 from minidock.layer.entry import Entry, EntryKind
 from minidock.reference import Reference, parse
+from minidock.store.buildlog import BuildLog, BuildRecord, StepLookup
 from minidock.store.store import CACHE_MOUNTS_DIR, Image, Store
 
 DEFAULT_RUN_NETWORK = "host"
@@ -89,6 +90,8 @@ class BuildOptions:
 class BuildResult:
     image: Image
     tags: tuple[Reference, ...]
+    cache_record: BuildRecord | None = None
+    """Each step's cache lookup, with those of the build of this Dockerfile before."""
 
     @property
     def image_id(self) -> Digest:
@@ -137,6 +140,8 @@ class _Build:
         self._scratch = store.ensure().blobs.temp_dir("build")  # cleaned if we are killed
         self.scratch = self._scratch.path
         self.rootless = os.geteuid() != 0
+        self.lookups: list[StepLookup] = []
+        self.instruction = ""  # the step being built, as written: what a lookup is about
 
     def close(self) -> None:
         self._scratch.close()
@@ -234,6 +239,7 @@ class _Build:
                 if not step.triggered:
                     number += 1
                     self.progress(ev.StepStarted(number, total, step.instruction.original))
+                self.instruction = step.instruction.original
                 current = self._step(step, current, planned)
                 if not step.triggered or step is triggered[-1]:
                     assert current is not None
@@ -244,6 +250,7 @@ class _Build:
             number += 1
             shown = " ".join(f'"{k}"="{v}"' for k, v in opts.labels.items())
             self.progress(ev.StepStarted(number, total, f"LABEL {shown}"))
+            self.instruction = f"LABEL {shown}"
             final = self._label_step(final, opts.labels, shown)
             self.progress(ev.StepDone(_short(final.id)))
         if final is None:
@@ -251,10 +258,13 @@ class _Build:
         for warning in plan.warnings:
             self.progress(ev.BuildWarning(warning))
         image = self.store.record_image(final.descriptor, tags)
+        record = BuildLog(self.store.root).record(
+            f"{self.context.root}\0{dockerfile_name}\0{opts.target or ''}", str(image.id),
+            self.lookups)
         self.progress(ev.BuildFinished(str(image.id)))
         for tag in tags:
             self.progress(ev.Tagged(tag.familiar))
-        return BuildResult(image, tags)
+        return BuildResult(image, tags, record)
 
     def _base_of(self, planned: PlannedStage) -> StepImage | None:
         base = planned.base
@@ -273,12 +283,10 @@ class _Build:
 
     # ---- one step ------------------------------------------------------------------------
     def _cached(self, key: str) -> StepImage | None:
-        if self.options.no_cache:
-            return None
-        digest = self.store.cache.get(key)
-        if digest is None:
-            return None
-        return load_step_image(self.store, digest)
+        digest = None if self.options.no_cache else self.store.cache.get(key)
+        hit = None if digest is None else load_step_image(self.store, digest)
+        self.lookups.append(StepLookup(self.instruction, key, hit is not None))
+        return hit
 
     def _commit(self, parent: StepImage | None, step_config: dict[str, Any], created_by: str,
                 layer: tuple[Any, Digest] | None, key: str, author: str | None) -> StepImage:

@@ -107,13 +107,15 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
               help="A secret for RUN --mount=type=secret; may be repeated.")
 @click.option("--ssh", "ssh", multiple=True, metavar="default|ID=SOCKET",
               help="An ssh agent for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK).")
+@click.option("--explain", is_flag=True,
+              help="After the build, say why each step was or was not a cache hit.")
 @click.argument("path", metavar="PATH|-")
 @click.pass_obj
 def build(settings: Settings, tags: tuple[str, ...], dockerfile: str | None,
           build_args: tuple[str, ...], target: str | None, no_cache: bool, pull: bool,
           quiet: bool, labels: tuple[str, ...], network: str | None, iidfile: str | None,
           compression: str | None, secrets: tuple[str, ...], ssh: tuple[str, ...],
-          path: str) -> None:
+          explain: bool, path: str) -> None:
     """Build an image from a Dockerfile."""
     from minidock.builder import (
         BuildOptions,
@@ -155,6 +157,10 @@ def build(settings: Settings, tags: tuple[str, ...], dockerfile: str | None,
         Path(iidfile).write_text(str(result.image_id))
     if quiet:
         click.echo(str(result.image_id))
+    if explain and result.cache_record is not None:
+        from minidock.cli.internals import explanation_lines
+
+        click.echo("\n".join(explanation_lines(result.cache_record)))
 
 
 @click.group("builder")

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     # builder (issue 4/7)
     "build": "minidock.cli.build:build",
     "builder": "minidock.cli.build:builder_group",
+    "build-cache": "minidock.cli.internals:build_cache_group",
     # containers (issue 3/7)
     "run": "minidock.cli.containers:run",
     "create": "minidock.cli.containers:create",

@@ -319,6 +319,9 @@ class _ImageGroup(click.Group):
         "build": ("minidock.cli.build", "build"),
         "pull": ("minidock.cli.registry", "pull"),
         "push": ("minidock.cli.registry", "push"),
+        "layers": ("minidock.cli.internals", "layers"),
+        "files": ("minidock.cli.internals", "files"),
+        "analyze": ("minidock.cli.internals", "analyze"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -138,12 +138,23 @@ def _finish(ctx: click.Context, documents: list[dict[str, Any]], errors: list[st
               "container")
 @click.option("--type", "kind", type=click.Choice(["image", "container"]),
               help="Only inspect objects of this type")
+@click.option("--storage", is_flag=True,
+              help="Show where a container's filesystem is on disk: its overlay stack "
+                   "(or copied layers) and its volumes' data")
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str | None, size: bool,
-            kind: str | None) -> None:
+            kind: str | None, storage: bool) -> None:
     """Return low-level information on images or containers."""
     store = open_store(ctx)
     settings: Settings = ctx.obj
+    if storage:
+        from minidock.runtime.containers import find_container
+        from minidock.runtime.inspection import storage_document
+
+        documents, errors = _collect(names, lambda name: storage_document(
+            store, find_container(settings.root, name)))
+        _finish(ctx, documents, errors, fmt)
+        return
 
     def find(name: str) -> dict[str, Any]:
         if kind != "container":

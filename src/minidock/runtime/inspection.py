@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from minidock.runtime.containers import LOG_FILE, Container, find_container
@@ -131,3 +132,69 @@ def container_sizes(store: Store, container: Container) -> tuple[int, int]:
     except MinidockError:
         image_size = 0
     return rw, rw + image_size
+
+
+def _layer_origins(store: Store, image_id: str) -> dict[str, tuple[str, str]]:
+    """Layer dir name (diff_id hex) -> (diff_id, the history entry that made it)."""
+    from minidock.store.layers import history_rows
+
+    image = store.find_image(image_id)
+    if image is None:
+        return {}  # the image was removed since; the layer dirs stay while in use
+    made_by = {row.layer: row.created_by for row in history_rows(image) if row.layer is not None}
+    return {diff_id.hex: (str(diff_id), made_by.get(n, ""))
+            for n, diff_id in enumerate(image.diff_ids)}
+
+
+def _mounted_options(pid: int) -> str | None:
+    """The super options of the overlay mounted as `/` in process `pid`'s mount namespace."""
+    try:
+        with open(f"/proc/{pid}/mountinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields, _, tail = line.partition(" - ")
+        parts, rest = fields.split(), tail.split()
+        if len(parts) > 4 and parts[4] == "/" and len(rest) > 2 and rest[0] == "overlay":
+            return rest[2]
+    return None
+
+
+def storage_document(store: Store, container: Container) -> dict[str, Any]:
+    """Where a container's filesystem is on disk: its overlay stack (lower dirs top
+    first, each with its layer's diff_id and instruction; upper, work, merged and
+    the mount options) or, for the copy driver, the layers it copied; and where
+    each volume's data lives."""
+    from minidock.runtime.rootfs import overlay_options
+
+    d = container.dir
+    layers = unique_layers(container.data.get("Layers", []))
+    origins = _layer_origins(store, container.image_id)
+
+    def layer(path: str, target: str) -> dict[str, str]:
+        diff_id, created_by = origins.get(os.path.basename(target), ("", ""))
+        return {"Path": path, "LayerDir": target, "DiffID": diff_id, "CreatedBy": created_by}
+
+    volumes = [{"Type": m.get("Type", ""), "Name": m.get("Name", ""),
+                "Destination": m.get("Destination", ""), "Source": m.get("Source", "")}
+               for m in container.data.get("Mounts", [])]
+    if container.data.get("Driver") != OVERLAY:
+        return {"Driver": "copy", "ContainerDir": str(d), "RootDir": str(d / "rootfs"),
+                "CopiedLayers": [layer(p, p) for p in layers], "Volumes": volumes}
+    lowers = [{"Path": str(d / "init"), "LayerDir": os.path.realpath(d / "init"),
+               "DiffID": "", "CreatedBy": "the init tree: /etc/hosts, /etc/resolv.conf, "
+                                          "mount points for /proc, /sys, /dev"}]
+    lowers += [layer(str(d / "lower" / str(n)), target)
+               for n, target in reversed(list(enumerate(layers)))]
+    pid = container.data["State"].get("Pid") if container.status == "running" else None
+    mounted = _mounted_options(pid) if pid else None
+    options = mounted or overlay_options(
+        [os.path.relpath(lower["Path"], d) for lower in lowers], str(d / "upper"),
+        str(d / "work"), rootless=os.geteuid() != 0)
+    return {"Driver": "overlay", "ContainerDir": str(d), "LowerDirs": lowers,
+            "UpperDir": str(d / "upper"), "WorkDir": str(d / "work"),
+            "MergedDir": str(d / "merged"), "MountOptions": options,
+            "MountOptionsFrom": "the running container's mountinfo" if mounted
+            else "computed: the container is not running",
+            "Volumes": volumes}
