@@ -145,7 +145,8 @@ def test_workdir_created_and_user_by_name(store: Store, busybox: Image, ctx: Pat
     image, _ = build(store, ctx, "FROM busybox\nUSER app\nWORKDIR /data/work\nWORKDIR /tmp\n"
                                  "COPY --chown=app:staff --chmod=640 a.txt .\n")
     tree = files_of(store, image)
-    assert tree["/data/work"][:4] == ("d", "0o755", 0, 0)  # root-owned, as buildah does
+    # created for USER app (uid 1000, primary group 1000), as BuildKit does
+    assert tree["/data"][:4] == tree["/data/work"][:4] == ("d", "0o755", 1000, 1000)
     assert tree["/tmp/a.txt"][:4] == ("f", "0o640", 1000, 50)
     history = image.config["history"]
     assert history[-2]["created_by"] == "/bin/sh -c #(nop) WORKDIR /tmp"

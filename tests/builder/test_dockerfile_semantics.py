@@ -109,6 +109,22 @@ def test_copy_from_keeps_hard_links(store: Store, ctx: Path) -> None:
     assert tree["/t/b"][4] == tree["/c"][4] == b"x\n"
 
 
+def test_workdir_is_created_for_the_user(store: Store, ctx: Path) -> None:
+    add_image(store, busybox_files(), tag="busybox:latest", dirs=("bin", "etc", "tmp"))
+    image, _ = build(store, ctx, "FROM busybox\nUSER app\nWORKDIR /created/dir\n"
+                                 "USER 7:50\nWORKDIR /n/m\nUSER app:staff\nWORKDIR /g\n"
+                                 "USER app\nWORKDIR /tmp/app/x\nUSER 0\nWORKDIR /tmp/\n")
+    tree = files_of(store, image)
+    # BuildKit's mkdir -p as USER at WORKDIR itself: every directory it creates, no existing one
+    assert tree["/created"][:4] == tree["/created/dir"][:4] == ("d", "0o755", 1000, 1000)
+    assert tree["/n"][:4] == tree["/n/m"][:4] == ("d", "0o755", 7, 50)
+    assert tree["/g"][:4] == ("d", "0o755", 1000, 50)
+    assert tree["/tmp/app"][:4] == tree["/tmp/app/x"][:4] == ("d", "0o755", 1000, 1000)
+    assert tree["/tmp"][2:4] == (0, 0)
+    assert image.config["config"]["WorkingDir"] == "/tmp/"
+    assert image.config["history"][-1]["created_by"] == "/bin/sh -c #(nop) WORKDIR /tmp/"
+
+
 def test_duplicate_stage_names_warn_through_progress(store: Store, ctx: Path) -> None:
     add_image(store, busybox_files(), tag="busybox:latest", dirs=("bin", "etc", "tmp"))
     image, rec = build(store, ctx, "FROM busybox AS final\nCOPY a.txt /one\n"

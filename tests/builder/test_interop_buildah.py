@@ -55,6 +55,14 @@ RUN echo "$(id -un) in $(pwd)" > /tmp/who
 BUILDAH_RUN_ARTIFACTS = {"/dev", "/proc", "/sys", "/run", "/etc/hosts", "/etc/hostname",
                          "/etc/resolv.conf"}
 
+# Where buildah 1.28 departs from BuildKit, whose rule minidock follows: BuildKit's WORKDIR is a
+# `mkdir -p` run as USER that chowns every directory it creates (dockerfile2llb's dispatchWorkdir,
+# llb.Mkdir WithParents + WithUser; fsutil's MkdirAll), so `USER app` then `WORKDIR $DIR/data`
+# gives app:app to /opt, /opt/app and /opt/app/data. buildah 1.28 makes nothing at WORKDIR; the
+# `COPY --from=builder /out/ ./` after it creates the three directories root-owned.
+WORKDIR_MADE_FOR_USER = {"/opt": (1000, 1000), "/opt/app": (1000, 1000),
+                         "/opt/app/data": (1000, 1000)}
+
 
 def tree(root: Path) -> dict[str, tuple[str, int, int, int, str]]:
     out = {}
@@ -121,6 +129,11 @@ def test_same_tree_as_buildah(tmp_path: Path) -> None:
         if path not in ours and path in theirs and theirs[path][4] in (
                 "", hashlib.sha256(b"").hexdigest()):
             del theirs[path]
+    for path, owner in WORKDIR_MADE_FOR_USER.items():
+        kind, mode, uid, gid, detail = theirs[path]
+        assert (uid, gid) == (0, 0)  # buildah's COPY-created directory, not BuildKit's
+        assert ours[path][2:4] == owner  # BuildKit's WORKDIR: created as USER
+        theirs[path] = (kind, mode, *owner, detail)
     assert ours == theirs
     # and the content is what the Dockerfile says
     assert (tmp_path / "m-un/rootfs/srv/dir/file").read_text() == "1.0 yes\n"

@@ -91,7 +91,8 @@ def test_copy_only_build_as_nobody(nobody_dir: Path) -> None:
                 entries[entry.path.rstrip("/")] = entry
     conf = entries["etc/app/app.conf"]
     assert (conf.mode, conf.uid, conf.gid) == (0o640, 1000, 50)
-    assert (entries["srv/app"].uid, entries["srv/app"].mode) == (0, 0o755)
+    # WORKDIR under USER app: created as app (BuildKit's rule), recorded with the container id
+    assert (entries["srv/app"].uid, entries["srv/app"].mode) == (1000, 0o755)
     assert entries["srv/app/app.conf"].size == 4
 
 

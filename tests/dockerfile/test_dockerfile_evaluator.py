@@ -588,6 +588,15 @@ def test_copy_effect_from_add_keeps_add_flags() -> None:
         True, digest, False, None)
 
 
+def test_absolute_workdir_keeps_its_trailing_slash() -> None:
+    # BuildKit and buildah keep `WORKDIR /tmp/` as written; a relative one is joined
+    result = last("FROM a\nWORKDIR /tmp/\nRUN pwd\nWORKDIR sub/\n")
+    assert result.steps[0].state.config["WorkingDir"] == "/tmp/"
+    assert result.steps[0].history == "/bin/sh -c #(nop) WORKDIR /tmp/"
+    assert result.steps[0].effects == (WorkdirEffect("/tmp", ""),)
+    assert result.state.config["WorkingDir"] == "/tmp/sub"
+
+
 def test_ssh_mounts_are_numbered_per_run() -> None:
     result = last("FROM a\nRUN --mount=type=ssh --mount=type=cache,target=/c "
                   "--mount=type=ssh,id=gh true\n")

@@ -36,7 +36,7 @@ from minidock.builder.copyplan import CopyOptions, CopyPlan, InlineFile, plan_co
 from minidock.builder.executor import Executor, RunMount, RunRequest, SandboxExecutor
 from minidock.builder.imageconfig import BuildClock, child_config, scratch_config
 from minidock.builder.imagefs import ImageFS
-from minidock.builder.owners import resolve_chown
+from minidock.builder.owners import resolve_chown, resolve_user
 from minidock.builder.sources import ContextTree, ImageTree, SourceTree
 from minidock.digest import Digest
 from minidock.dockerfile import (
@@ -349,14 +349,15 @@ class _Build:
                        ) -> tuple[Any, Digest] | None:
         """A layer creating the working directory, or None when it already exists.
 
-        The directory and missing parents are root-owned 0755 whatever USER is,
-        as the classic builder and buildah make them.
+        BuildKit's rule: a `mkdir -p` as USER, so every directory it creates is
+        0755 and owned by USER (root when unset); existing parents are untouched.
         """
         fs = self.image_fs(parent)
         if fs.is_dir(effect.path):
             return None
+        owner = resolve_user(effect.user, fs) if effect.user else None
         entries = plan_mkdir(effect.path, image=fs,
-                             opts=CopyOptions(now=self.clock.now(),
+                             opts=CopyOptions(owner=owner, now=self.clock.now(),
                                               clamp=self.options.source_date_epoch))
         return self.committer.layer_from_entries(entries)
 

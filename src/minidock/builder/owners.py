@@ -53,3 +53,19 @@ def resolve_chown(spec: str, fs: ImageFS, instruction: str = "COPY") -> tuple[in
     return uid, gid
 
 
+def resolve_user(spec: str, fs: ImageFS) -> tuple[int, int]:
+    """(uid, gid) of a USER value for files a step creates (WORKDIR), as BuildKit's
+    file operations read it: a name gets its passwd uid and primary group (root
+    when the image does not list it), a bare number is used for both ids, and
+    `user:group` names or numbers the group."""
+    user, sep, group = spec.partition(":")
+    if user.isdigit():
+        uid = gid = int(user)
+    else:
+        row = next((r for r in _table(fs, "/etc/passwd")
+                    if len(r) >= 4 and r[0] == user and r[2].isdigit() and r[3].isdigit()),
+                   None)
+        uid, gid = (int(row[2]), int(row[3])) if row is not None else (0, 0)
+    if sep and group:
+        gid = int(group) if group.isdigit() else _lookup(_table(fs, "/etc/group"), group) or 0
+    return uid, gid

@@ -690,12 +690,16 @@ def _copy(ins: Add | Copy, state: StageState, ctx: BuildContext) -> Step:
 
 
 def _workdir(ins: Workdir, state: StageState, ctx: BuildContext) -> Step:
-    path = _normalize_dir(state.workdir, _expander(state, ctx, ins)(ins.path))
-    config = {**state.config, "WorkingDir": path}
+    written = _expander(state, ctx, ins)(ins.path)
+    path = _normalize_dir(state.workdir, written)
+    # an absolute path keeps its trailing slash in the config, as BuildKit and buildah do
+    shown = path + "/" if written.startswith("/") and written.endswith("/") and path != "/" \
+        else path
+    config = {**state.config, "WorkingDir": shown}
     effects: tuple[Effect, ...] = ()
     if path != "/":
         effects = (WorkdirEffect(path=path, user=state.user),)
-    return Step(ins, state._with(config), effects, history=_NOP + "WORKDIR " + path,
+    return Step(ins, state._with(config), effects, history=_NOP + "WORKDIR " + shown,
                 empty_layer=not effects)
 
 
